@@ -1,0 +1,38 @@
+# Quick start:  make demo   (set up, release, grade the sample submissions, print the class table)
+#               make test   (set up, then every test)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test release references samples gradescope bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,dask]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+release: $(STAMP)
+	$(PY) -m grader release nn_intro
+
+references: $(STAMP)
+	$(PY) -m grader references
+
+demo: $(STAMP)
+	$(PY) -m grader demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+gradescope: $(STAMP)
+	$(PY) -m grader gradescope-bundle
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) submitted autograded/*/ feedback gradebook.db grades.csv grades_lms.csv dist .grader

@@ -1,0 +1,187 @@
+"""Checks of 01_perceptron: sigmoid, neuron_output, perceptron_step, train_perceptron, predict."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import StudentFailure, check
+
+NB = "01_perceptron"
+GATE_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+GATES = {"OR": np.array([0.0, 1.0, 1.0, 1.0]), "NAND": np.array([1.0, 1.0, 1.0, 0.0])}
+
+
+def shaped_inputs(t, scale: float = 4.0):
+    """(label, z) probes: a Python float, a 0-d array and arrays of rank 1 to 3."""
+    r = t.rng
+    return [
+        ("a Python float", float(r.normal() * scale)),
+        ("a 0-d array", np.asarray(r.normal() * scale)),
+        ("a rank-1 array", r.normal(size=int(r.integers(5, 9))) * scale),
+        ("a rank-2 array", r.normal(size=(3, 4)) * scale),
+        ("a rank-3 array", r.normal(size=(2, 3, 2)) * scale),
+    ]
+
+
+def extreme_inputs(t):
+    """Float64 extremes where a naive exp overflows, in a random order, plus random large values."""
+    fixed = [-1e308, -1e4, -1000.0, -745.2, -709.8, 709.8, 745.2, 1000.0, 1e4, 1e308, 0.0]
+    sample = t.rng.uniform(50.0, 1e5, size=5) * t.rng.choice([-1.0, 1.0], size=5)
+    z = np.concatenate([fixed, sample])
+    return z[t.rng.permutation(z.size)]
+
+
+# --- sigmoid ----------------------------------------------------------------------------
+@check(NB, "sigmoid", "values", "matches the reference on scalars and arrays of rank 0 to 3")
+def sigmoid_values(t):
+    for label, z in shaped_inputs(t):
+        t.reference(label, t.call("sigmoid", z))
+
+
+@check(NB, "sigmoid", "symmetry", "sigmoid(-z) = 1 - sigmoid(z)")
+def sigmoid_symmetry(t):
+    z = t.rng.normal(size=40) * 6
+    s = t.call("sigmoid", z)
+    s_neg = t.call("sigmoid", -z)
+    if t.expect("shape of sigmoid(z)", np.shape(s), z.shape):
+        t.expect("sigmoid(-z) against 1 - sigmoid(z)", s_neg, 1.0 - np.asarray(s, dtype=float))
+
+
+@check(NB, "sigmoid", "stable", "stable for large |z|")
+def sigmoid_stable(t):
+    s = t.call("sigmoid", extreme_inputs(t))
+    t.no_warnings("no overflow warning")
+    t.finite("finite for extreme inputs", s)
+    t.reference("extreme inputs", s)
+
+
+# --- neuron_output ------------------------------------------------------------------------
+def neuron_data(t, n: int, d: int):
+    r = t.rng
+    return r.normal(size=(n, d)), r.normal(size=d), float(r.normal())
+
+
+@check(NB, "neuron_output", "values", "matches the reference for random X, weights and bias")
+def neuron_output_values(t):
+    for label, (n, d) in [("n=7, d=3", (7, 3)), ("n=5, d=2", (5, 2))]:
+        X, w, b = neuron_data(t, n, d)
+        t.reference(label, t.call("neuron_output", X, w, b), hints=[
+            ("the bias is subtracted instead of added", lambda e, X=X, w=w, b=b: 1 / (1 + np.exp(-(X @ w - b)))),
+        ])
+
+
+@check(NB, "neuron_output", "one_sample", "returns shape (1,) for a single sample")
+def neuron_output_one_sample(t):
+    X, w, b = neuron_data(t, 1, 3)
+    t.reference("n=1, d=3", t.call("neuron_output", X, w, b))
+
+
+# --- perceptron_step ------------------------------------------------------------------------
+def step_data(t):
+    r = t.rng
+    n, d = int(r.integers(5, 9)), int(r.integers(2, 4))
+    X = r.normal(size=(n, d))
+    y = r.integers(0, 2, size=n).astype(float)
+    return X, y, r.normal(size=d), float(r.normal()), float(r.uniform(0.1, 1.0))
+
+
+def step_hints(w, b, n):
+    """Mistakes in a gradient step, as functions of the expected new weights."""
+    return [
+        ("gradient ascent: the step goes uphill (sign of the update)", lambda e: 2 * w - e),
+        ("the gradient is averaged over samples (mean) instead of summed",
+         lambda e: w + (e - w) / n),
+    ]
+
+
+@check(NB, "perceptron_step", "values", "one gradient-descent step matches the reference")
+def perceptron_step_values(t):
+    X, y, w, b, lr = step_data(t)
+    out = t.call("perceptron_step", X, y, w, b, lr)
+    if not t.require("returns (new_weights, new_bias)", isinstance(out, (tuple, list)) and len(out) == 2,
+                     "must return a tuple (new_weights, new_bias)"):
+        return
+    t.reference("new weights", out[0], hints=step_hints(w, b, X.shape[0]))
+    t.reference("new bias", out[1], hints=[("gradient ascent: the step goes uphill", lambda e: 2 * b - e)])
+
+
+@check(NB, "perceptron_step", "inputs_unchanged", "does not modify its inputs")
+def perceptron_step_inputs_unchanged(t):
+    X, y, w, b, lr = step_data(t)
+    _, after, _ = t.call_echo("perceptron_step", X, y, w, b, lr)
+    names = ("X", "y", "weights", "bias", "learning_rate")
+    t.unchanged("arguments after the call", dict(zip(names, (X, y, w, b, lr))), dict(zip(names, after)))
+
+
+# --- train_perceptron ----------------------------------------------------------------------
+def own_perceptron_trajectory(t, X, y, w, b, lr, epochs):
+    """The trajectory the student's own perceptron_step and neuron_output give, step by step."""
+    losses = []
+    for _ in range(epochs):
+        out = np.asarray(t.call("neuron_output", X, w, b), dtype=float)
+        losses.append(0.5 * float(np.sum((out - y) ** 2)))
+        step = t.call("perceptron_step", X, y, w, b, lr)
+        if not (isinstance(step, (tuple, list)) and len(step) == 2):
+            raise StudentFailure("perceptron_step does not return (new_weights, new_bias)")
+        w, b = np.asarray(step[0], dtype=float), step[1]
+    return w, b, np.asarray(losses)
+
+
+def check_trajectory(t, label, X, y, w, b, lr, epochs):
+    out = t.call("train_perceptron", X, y, w, b, learning_rate=lr, epochs=epochs)
+    if not t.require(f"{label}: returns (weights, bias, losses)",
+                     isinstance(out, (tuple, list)) and len(out) == 3,
+                     "must return a tuple (weights, bias, losses)"):
+        return
+    losses = np.asarray(out[2]) if isinstance(out[2], (list, tuple, np.ndarray)) else out[2]
+    mine = {}
+
+    def own():
+        if not mine:
+            mine["w"], mine["b"], mine["losses"] = own_perceptron_trajectory(t, X, y, w, b, lr, epochs)
+        return mine
+
+    t.reference(f"{label}: losses", losses,
+                alternative=lambda: ("your own neuron_output and perceptron_step", own()["losses"]))
+    t.reference(f"{label}: final weights", out[0],
+                alternative=lambda: ("your own perceptron_step", own()["w"]))
+    t.reference(f"{label}: final bias", out[1],
+                alternative=lambda: ("your own perceptron_step", own()["b"]))
+
+
+@check(NB, "train_perceptron", "trajectory", "a short training run from a given start matches the reference")
+def train_perceptron_trajectory(t):
+    X, y, w, b, lr = step_data(t)
+    check_trajectory(t, "random data", X, y, w, b, lr, int(t.rng.integers(3, 7)))
+
+
+@check(NB, "train_perceptron", "gates", "learns relabelled gates (OR, NAND) from a given start")
+def train_perceptron_gates(t):
+    for gate, y in GATES.items():
+        w = t.rng.normal(size=2) * 0.5
+        check_trajectory(t, gate, GATE_X, y, w, 0.0, 0.5, 12)
+
+
+# --- predict -------------------------------------------------------------------------------
+def own_predict(t, X, w, b):
+    out = np.asarray(t.call("neuron_output", X, w, b), dtype=float)
+    return "thresholding your own neuron_output at 0.5", (out >= 0.5).astype(int)
+
+
+@check(NB, "predict", "values", "0/1 integer predictions for random data, 1 where the output is >= 0.5")
+def predict_values(t):
+    X, _, w, b, _ = step_data(t)
+    t.reference("random data", t.call("predict", X, w, b), integer=True,
+                alternative=lambda: own_predict(t, X, w, b))
+    zero = np.zeros(X.shape[1])
+    t.reference("output exactly 0.5", t.call("predict", X, zero, 0.0), integer=True,
+                hints=[("uses > 0.5 instead of >= 0.5", lambda e: np.zeros_like(e))])
+
+
+@check(NB, "predict", "gates", "predicts OR and NAND from weights that implement them")
+def predict_gates(t):
+    k = float(t.rng.uniform(1.0, 5.0))
+    weights = {"OR": (np.array([2.0, 2.0]) * k, -1.0 * k), "NAND": (np.array([-2.0, -2.0]) * k, 3.0 * k)}
+    for gate, (w, b) in weights.items():
+        t.reference(gate, t.call("predict", GATE_X, w, b), integer=True,
+                    hints=[("the 0/1 labels are swapped", lambda e: 1 - e)],
+                    alternative=lambda w=w, b=b: own_predict(t, GATE_X, w, b))

@@ -1,0 +1,177 @@
+"""The course configuration, `course.yaml`: the single source of truth for what is graded.
+
+A course has one assignment made of notebooks; each notebook grades functions; each
+function is graded by named checks, each with its points and tolerances. Limits for the
+sandbox live here too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+COURSE_FILE = "course.yaml"
+
+
+class CourseError(Exception):
+    """The course folder or its course.yaml cannot be used; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+    def describe(self) -> str:
+        return f"rtol={self.rtol:g}, atol={self.atol:g}"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One graded check as course.yaml configures it."""
+
+    notebook: str
+    function: str
+    name: str
+    points: float
+    tolerance: Tolerance
+
+    @property
+    def key(self) -> str:
+        return f"{self.notebook}/{self.function}/{self.name}"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    notebook: str
+    name: str
+    checks: tuple[CheckSpec, ...]
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    name: str
+    functions: tuple[FunctionSpec, ...]
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.ipynb"
+
+    @property
+    def points(self) -> float:
+        return sum(f.points for f in self.functions)
+
+    def function(self, name: str) -> FunctionSpec:
+        for f in self.functions:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} grades no function {name!r}")
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    course_id: str
+    assignment: str
+    probe_salt: str
+    variants: int
+    limits: dict
+    notebooks: tuple[NotebookSpec, ...]
+    raw: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def points(self) -> float:
+        return sum(nb.points for nb in self.notebooks)
+
+    def notebook(self, name: str) -> NotebookSpec:
+        for nb in self.notebooks:
+            if nb.name == name:
+                return nb
+        raise KeyError(f"the assignment has no notebook {name!r}")
+
+    def checks(self):
+        """Every CheckSpec, in course order."""
+        for nb in self.notebooks:
+            for fn in nb.functions:
+                yield from fn.checks
+
+    def source_dir(self) -> Path:
+        return self.root / "source" / self.assignment
+
+    def release_dir(self) -> Path:
+        return self.root / "release" / self.assignment
+
+    def submitted_dir(self) -> Path:
+        return self.root / "submitted"
+
+    def autograded_dir(self) -> Path:
+        return self.root / "autograded"
+
+
+def _number(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CourseError(f"course.yaml: {where} must be a number, got {value!r}")
+    return float(value)
+
+
+def load(root: str | Path = ".") -> Course:
+    """Read and validate `course.yaml` in the course folder `root`."""
+    root = Path(root).resolve()
+    path = root / COURSE_FILE
+    if not path.is_file():
+        raise CourseError(f"no {COURSE_FILE} in {root} (run this in the course folder)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CourseError(f"{COURSE_FILE} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise CourseError(f"{COURSE_FILE} must be a mapping")
+    for key in ("course_id", "assignment", "notebooks"):
+        if key not in raw:
+            raise CourseError(f"{COURSE_FILE} lacks the key {key!r}")
+    default_tol = raw.get("tolerance") or {}
+    rtol0 = _number(default_tol.get("rtol", 1e-7), "tolerance.rtol")
+    atol0 = _number(default_tol.get("atol", 1e-10), "tolerance.atol")
+    notebooks = []
+    if not isinstance(raw["notebooks"], dict) or not raw["notebooks"]:
+        raise CourseError(f"{COURSE_FILE}: notebooks must be a non-empty mapping")
+    for nb_name, functions in raw["notebooks"].items():
+        if not isinstance(functions, dict) or not functions:
+            raise CourseError(f"{COURSE_FILE}: notebook {nb_name} must map functions to checks")
+        fspecs = []
+        for fn_name, checks in functions.items():
+            if not isinstance(checks, dict) or not checks:
+                raise CourseError(f"{COURSE_FILE}: {nb_name}.{fn_name} must map check names to settings")
+            cspecs = []
+            for check_name, settings in checks.items():
+                where = f"{nb_name}.{fn_name}.{check_name}"
+                if not isinstance(settings, dict) or "points" not in settings:
+                    raise CourseError(f"{COURSE_FILE}: {where} needs points")
+                points = _number(settings["points"], f"{where}.points")
+                if points <= 0:
+                    raise CourseError(f"{COURSE_FILE}: {where}.points must be positive")
+                tol = Tolerance(
+                    _number(settings.get("rtol", rtol0), f"{where}.rtol"),
+                    _number(settings.get("atol", atol0), f"{where}.atol"),
+                )
+                cspecs.append(CheckSpec(nb_name, fn_name, check_name, points, tol))
+            fspecs.append(FunctionSpec(nb_name, fn_name, tuple(cspecs)))
+        notebooks.append(NotebookSpec(nb_name, tuple(fspecs)))
+    variants = raw.get("variants", 16)
+    if not isinstance(variants, int) or variants < 1:
+        raise CourseError(f"{COURSE_FILE}: variants must be a positive whole number")
+    return Course(
+        root=root,
+        course_id=str(raw["course_id"]),
+        assignment=str(raw["assignment"]),
+        probe_salt=str(raw.get("probe_salt", raw["course_id"])),
+        variants=variants,
+        limits=dict(raw.get("limits") or {}),
+        notebooks=tuple(notebooks),
+        raw=raw,
+    )

@@ -1,0 +1,106 @@
+"""Grading one submission: each notebook's answer cells in a fresh sandbox, then its checks.
+
+Nothing a submission contains stops the others from being graded: a missing or broken
+notebook, a syntax error, a crash or a timeout becomes a verdict in that student's
+results (lost points and a message), never an exception.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import checks, references
+from .course import Course, NotebookSpec
+from .notebook import CourseNotebook, NotebookUnreadable, prepare, read
+from .results import CheckResult, NotebookResult, SubmissionResult
+from .sandbox import Limits, Sandbox
+
+
+class Grader:
+    """Everything that is the same for every student of a run, loaded once."""
+
+    def __init__(self, course: Course):
+        self.course = course
+        self.limits = Limits.from_mapping(course.limits)
+        self.references = references.load()
+        self.notebooks = {nb.name: references.course_notebook(course, nb.name) for nb in course.notebooks}
+        self.fingerprint = grader_fingerprint(course)
+
+    def submission_dir(self, student: str) -> Path:
+        return self.course.submitted_dir() / student / self.course.assignment
+
+    def grade(self, student: str, folder: Path | None = None) -> SubmissionResult:
+        folder = folder or self.submission_dir(student)
+        start = time.perf_counter()
+        result = SubmissionResult(student=student, assignment=self.course.assignment, score=0.0,
+                                  max_score=self.course.points,
+                                  fingerprint=submission_fingerprint(folder, self.fingerprint))
+        if not folder.is_dir() or not any(folder.glob("*.ipynb")):
+            result.problems.append("no notebooks were submitted")
+        for nb in self.course.notebooks:
+            result.notebooks.append(self.grade_notebook(nb, student, folder / nb.filename))
+        result.score = round(sum(nb.score for nb in result.notebooks), 6)
+        result.graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        result.seconds = round(time.perf_counter() - start, 4)
+        return result
+
+    def grade_notebook(self, nb: NotebookSpec, student: str, path: Path) -> NotebookResult:
+        start = time.perf_counter()
+        out = NotebookResult(notebook=nb.name, score=0.0, max_score=nb.points)
+        try:
+            prepared = prepare(self.notebooks[nb.name], read(path))
+        except NotebookUnreadable as exc:
+            out.problems.append(str(exc))
+            out.checks = [_zero(spec, checks.definition(spec).title, str(exc))
+                          for fn in nb.functions for spec in fn.checks]
+            out.seconds = round(time.perf_counter() - start, 4)
+            return out
+        out.problems.extend(prepared.problems)
+        with Sandbox(self.limits, label=f"{student} {nb.name}") as box:
+            for cell in box.run_cells(prepared.cells):
+                if cell.status != "ok":
+                    out.problems.append(f"cell '{cell.cell_id}': {cell.message}")
+            caller = references.sandbox_caller(box)
+            for fn in nb.functions:
+                out.checks.extend(checks.grade_function(
+                    fn, self.course, caller, student=student, references=self.references,
+                    timeout=self.limits.check_timeout))
+            out.output, truncated = box.output()
+            if truncated:
+                out.problems.append(f"the notebook printed more than {self.limits.output_bytes} bytes; "
+                                    "the rest was dropped")
+        out.score = round(sum(c.score for c in out.checks), 6)
+        out.seconds = round(time.perf_counter() - start, 4)
+        return out
+
+
+def _zero(spec, title: str, why: str) -> CheckResult:
+    return CheckResult(spec.notebook, spec.function, spec.name, title, 0.0, spec.points, False, why)
+
+
+def _hash_files(h, paths) -> None:
+    for path in paths:
+        h.update(path.name.encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+
+
+def grader_fingerprint(course: Course) -> str:
+    """Changes when the checks, the references, course.yaml or the course notebooks change."""
+    h = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    _hash_files(h, sorted(package.glob("*.py")) + sorted((package / "checks").glob("*.py")))
+    h.update(references.fingerprint().encode())
+    _hash_files(h, [course.root / "course.yaml"])
+    _hash_files(h, sorted(course.source_dir().glob("*.ipynb")))
+    return h.hexdigest()[:16]
+
+
+def submission_fingerprint(folder: Path, grader_print: str) -> str:
+    h = hashlib.sha256(grader_print.encode())
+    if folder.is_dir():
+        _hash_files(h, sorted(p for p in folder.glob("*.ipynb") if p.is_file()))
+    return h.hexdigest()[:16]

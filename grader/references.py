@@ -1,0 +1,107 @@
+"""Reference outputs, recorded from the solution notebooks in source/.
+
+`python -m grader references` runs every check, for every probe variant, against the
+solution key in the sandbox (the same path as grading) and stores what the checks
+compared as `grader/references.bin` (wire format). The file lives in the grader package,
+never under release/. `check_in_sync` re-records and compares, for the tests and CI.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import checks, wire
+from .course import Course
+from .notebook import CourseNotebook
+from .sandbox import Limits, Sandbox
+
+PATH = Path(__file__).with_name("references.bin")
+
+
+class ReferenceError(Exception):
+    """The solution key does not pass its own checks, or the reference file is unusable."""
+
+
+def sandbox_caller(box: Sandbox):
+    """A checks.Caller that runs each call in `box`."""
+    def call(function, args, kwargs, echo, timeout):
+        return box.call(function, tuple(args), dict(kwargs), timeout=timeout, echo_args=echo)
+    return call
+
+
+def course_notebook(course: Course, name: str) -> CourseNotebook:
+    return CourseNotebook.load(course.source_dir() / f"{name}.ipynb",
+                               course.release_dir() / f"{name}.ipynb")
+
+
+def record(course: Course) -> dict:
+    """Every check's recorded values for every variant, from the solution key."""
+    limits = Limits.from_mapping(course.limits)
+    refs: dict = {}
+    for nb in course.notebooks:
+        key_nb = course_notebook(course, nb.name)
+        with Sandbox(limits, label=f"solution {nb.name}") as box:
+            for outcome in box.run_cells(key_nb.solution_cells()):
+                if outcome.status != "ok":
+                    raise ReferenceError(f"source/{nb.name}: cell {outcome.cell_id}: {outcome.message}")
+            caller = sandbox_caller(box)
+            for spec in (s for f in nb.functions for s in f.checks):
+                for v in range(course.variants):
+                    verdict = checks.run(spec, course, caller, student=None, variant=v,
+                                         timeout=limits.check_timeout)
+                    if not verdict.passed:
+                        raise ReferenceError(f"the solution fails {spec.key} (variant {v}): {verdict.message}")
+                    refs[checks.reference_key(spec, v)] = verdict.recorded
+    return refs
+
+
+def write(refs: dict, path: Path = PATH) -> None:
+    """Write atomically (a reader never sees half a file)."""
+    data = wire.encode(refs)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".references-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, mtime_ns: int) -> dict:
+    return wire.decode(Path(path).read_bytes())
+
+
+def load(path: Path = PATH) -> dict:
+    if not path.is_file():
+        raise ReferenceError(f"{path.name} is missing: run `python -m grader references`")
+    try:
+        return _load(str(path), path.stat().st_mtime_ns)
+    except wire.WireError as exc:
+        raise ReferenceError(f"{path.name} is unreadable ({exc}): run `python -m grader references`") from None
+
+
+def fingerprint(path: Path = PATH) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "none"
+
+
+def differences(a: dict, b: dict) -> list[str]:
+    """Keys whose recorded values differ (bit for bit) between two reference sets."""
+    out = sorted(set(a) ^ set(b))
+    for key in sorted(set(a) & set(b)):
+        if not _same(a[key], b[key]):
+            out.append(key)
+    return out
+
+
+def _same(x, y) -> bool:
+    if isinstance(x, dict):
+        return isinstance(y, dict) and x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x)
+    if isinstance(x, (list, tuple)):
+        return isinstance(y, (list, tuple)) and len(x) == len(y) and all(_same(p, q) for p, q in zip(x, y))
+    if isinstance(x, (np.ndarray, np.generic)):
+        return (isinstance(y, (np.ndarray, np.generic)) and np.shape(x) == np.shape(y)
+                and np.asarray(x).dtype == np.asarray(y).dtype and bool(np.array_equal(x, y, equal_nan=True)))
+    return type(x) is type(y) and x == y
