@@ -84,12 +84,12 @@ def likely_cause(actual: np.ndarray, expected: np.ndarray, tol: Tolerance,
     if actual.shape == expected.shape and actual.size:
         with np.errstate(all="ignore"):
             mask = np.abs(expected) > 1e-12
-            if mask.any() and np.all(np.isfinite(actual)):
+            if mask.sum() >= 2 and np.all(np.isfinite(actual)):
                 ratios = actual[mask] / expected[mask]
                 factor = float(np.median(ratios))
                 if (np.isfinite(factor) and abs(factor) > 1e-12 and not np.isclose(factor, 1.0, rtol=1e-3)
                         and np.all(_close(actual, factor * expected, loose))):
-                    return f"off by a constant factor of about {factor:.3g}"
+                    return f"off by a constant factor of about {factor:.2g}"
     return ""
 
 
@@ -159,9 +159,11 @@ def _compare_arrays(actual, expected, tol, hints, integer, where) -> Comparison:
         parts.append(f"(the result has {n_nan} NaN and {n_inf} inf)")
     finite = np.isfinite(abs_err)
     if finite.any():
+        # One significant digit: enough to act on, too little to rebuild a reference value.
         parts.append(
-            f"; worst at index {tuple(int(i) for i in worst)}: abs error {np.max(abs_err[finite]):.3g}, "
-            f"rel error {np.max(rel_err[finite]):.3g} (tolerance {tol.describe()})"
+            f"; worst at index {tuple(int(i) for i in worst)}; largest abs error "
+            f"{_rough(np.max(abs_err[finite]))}, largest rel error {_rough(np.max(rel_err[finite]))} "
+            f"(tolerance {tol.describe()})"
         )
     else:
         parts.append(f" (tolerance {tol.describe()})")
@@ -169,6 +171,13 @@ def _compare_arrays(actual, expected, tol, hints, integer, where) -> Comparison:
     if cause:
         parts.append(f". Likely cause: {cause}")
     return Comparison(False, " ".join(parts).replace(" ;", ";").replace(" .", "."))
+
+
+def _rough(x: float) -> str:
+    """An error to one significant digit; very large relative errors just as '> 1e6'."""
+    if x > 1e6:
+        return "> 1e6"
+    return f"~{x:.0e}" if x < 1e-3 else f"~{float(f'{x:.1g}'):g}"
 
 
 def identical(actual, expected) -> bool:

@@ -275,25 +275,21 @@ class _FunctionView(NamedTuple):
 
 
 def _function_views(nb_result: NotebookResult, spec: NotebookSpec | None) -> list[_FunctionView]:
-    """The checks of a notebook grouped by function, in course order."""
-    groups: dict[str, list[CheckResult]] = {}
-    if spec is not None:
-        for fn in spec.functions:
-            groups[fn.name] = []
+    """The checks of a notebook grouped by function, in course order (then any function
+    the course does not know); a function with no checks in the result is left out."""
+    groups: dict[str, list[CheckResult]] = {fn.name: [] for fn in spec.functions} if spec else {}
     for check in nb_result.checks:
         groups.setdefault(check.function, []).append(check)
     views = []
     for name, checks in groups.items():
-        fn_max = None
+        if not checks:
+            continue
+        fn_max = sum(c.max_score for c in checks)
         if spec is not None:
             try:
                 fn_max = spec.function(name).points
             except KeyError:
-                fn_max = None
-        if fn_max is None:
-            fn_max = sum(c.max_score for c in checks)
-        if not checks and spec is not None:
-            continue   # a function the result says nothing about: nothing to show
+                pass
         views.append(_FunctionView(name, sum(c.score for c in checks), fn_max, checks))
     return views
 
@@ -327,14 +323,15 @@ def _printable(text: str) -> str:
 # ---------------------------------------------------------------------------------------
 # Markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
+# `_` inside a word never makes emphasis (CommonMark), so 01_perceptron stays readable.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|#]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
 def _md(text: str) -> str:
     """Inline Markdown text: no raw HTML, no links or emphasis from hostile text."""
     text = _printable(text).replace("\n", " ")
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
 def _md_code_block(text: str, indent: str = "") -> list[str]:
@@ -372,8 +369,6 @@ def feedback_markdown(result: SubmissionResult, course: Course) -> str:
             out.append("")
         for fn in _function_views(nb, spec):
             out += [f"### {_md(fn.name)}: {fmt_points(fn.score)} / {fmt_points(fn.max_score)}", ""]
-            if not fn.checks:
-                out += ["No checks ran.", ""]
             for check in fn.checks:
                 verdict = "PASS" if check.passed else "FAIL"
                 out.append(f"- **{verdict}** {_md(check.title)}: "
@@ -472,9 +467,6 @@ def feedback_html(result: SubmissionResult, course: Course) -> str:
         for fn in _function_views(nb, spec):
             out.append(f'<h3>{_h(fn.name)} <span class="score">'
                        f"{fmt_points(fn.score)} / {fmt_points(fn.max_score)}</span></h3>")
-            if not fn.checks:
-                out.append("<p>No checks ran.</p>")
-                continue
             out.append("<table>")
             out.append("<thead><tr><th>Result</th><th>Check</th><th>Points</th>"
                        "<th>Details</th></tr></thead>")

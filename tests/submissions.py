@@ -73,16 +73,14 @@ def forward(X, params):
 def compute_loss(y_hat, y):
     return 0.5 * np.mean((y_hat - y) ** 2)
 """),
-    "backward_transposed": ("02_xor_network", "backward", """
+    "backward_output_derivative_missing": ("02_xor_network", "backward", """
 def backward(X, y, params, cache):
     A1, A2 = cache["A1"], cache["A2"]
-    dZ2 = (A2 - y) * A2 * (1 - A2)
-    dW2 = (dZ2.T @ A1).T
+    dZ2 = A2 - y
+    dW2 = A1.T @ dZ2
     db2 = dZ2.sum(axis=0, keepdims=True)
     dZ1 = (dZ2 @ params["W2"].T) * A1 * (1 - A1)
-    dW1 = dZ1.T @ X
-    db1 = dZ1.sum(axis=0, keepdims=True)
-    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+    return {"W1": X.T @ dZ1, "b1": dZ1.sum(axis=0, keepdims=True), "W2": dW2, "b2": db2}
 """),
     "update_in_place": ("02_xor_network", "update", """
 def update(params, grads, learning_rate):

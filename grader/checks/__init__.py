@@ -149,7 +149,7 @@ class Trial:
             if label in self.recorded:
                 raise ValueError(f"case label {label!r} used twice in {self.spec.key}")
             self.recorded[label] = actual
-            return True
+            return self._add(label, Comparison(True))
         if label not in self._reference:
             return self._add(label, Comparison(False, "no reference value recorded for this case "
                                                       "(run `python -m grader references`)"))

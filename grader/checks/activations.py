@@ -21,18 +21,27 @@ def with_zeros(t):
     return probes
 
 
-def values_check(function: str, hints=lambda z: [], kwargs=lambda t: {}):
+def values_check(function: str, hints=lambda z, **kw: [], kwargs=lambda t: {}):
     """The check body: `function` on every shaped probe must match the reference."""
     def run(t):
         extra = kwargs(t)
         for label, z in with_zeros(t):
-            t.reference(label, t.call(function, z, **extra), hints=hints(z))
+            t.reference(label, t.call(function, z, **extra), hints=hints(z, **extra))
     return run
+
+
+def alpha_ignored(of_z):
+    """The default alpha used whatever alpha was passed."""
+    def hints(z, alpha=0.01):
+        z = np.asarray(z, dtype=float)
+        return [("alpha is ignored: the default 0.01 is used whatever alpha is passed",
+                 lambda e, z=z: of_z(z))]
+    return hints
 
 
 def output_derivative_hint(name: str, of_output):
     """The lesson's shortcut applied to z instead of to the activation's output."""
-    def hints(z):
+    def hints(z, **kwargs):
         z = np.asarray(z, dtype=float)
         return [(f"the derivative is taken of the output: {name} applied to z "
                  "(pass the pre-activation z and compute the activation inside)",
@@ -47,7 +56,8 @@ def random_alpha(t):
 check(NB, "tanh", "values", "matches the reference on scalars and arrays of rank 0 to 3")(values_check("tanh"))
 check(NB, "relu", "values", "max(0, z) on scalars and arrays, zero included")(values_check("relu"))
 check(NB, "leaky_relu", "values", "default alpha=0.01 on scalars and arrays")(values_check("leaky_relu"))
-check(NB, "leaky_relu", "alpha", "honours another alpha")(values_check("leaky_relu", kwargs=random_alpha))
+check(NB, "leaky_relu", "alpha", "honours another alpha")(values_check(
+    "leaky_relu", kwargs=random_alpha, hints=alpha_ignored(lambda z: np.where(z > 0, z, 0.01 * z))))
 check(NB, "sigmoid_derivative", "values", "s(z)(1 - s(z)) with respect to z")(
     values_check("sigmoid_derivative", hints=output_derivative_hint("x*(1-x)", lambda z: z * (1 - z))))
 check(NB, "tanh_derivative", "values", "1 - tanh(z)^2 with respect to z")(
@@ -56,7 +66,8 @@ check(NB, "relu_derivative", "values", "1.0 where z > 0, else 0.0 (0.0 at zero)"
 check(NB, "leaky_relu_derivative", "values", "1.0 where z > 0, else alpha=0.01")(
     values_check("leaky_relu_derivative"))
 check(NB, "leaky_relu_derivative", "alpha", "honours another alpha")(
-    values_check("leaky_relu_derivative", kwargs=random_alpha))
+    values_check("leaky_relu_derivative", kwargs=random_alpha,
+                 hints=alpha_ignored(lambda z: np.where(z > 0, 1.0, 0.01))))
 
 
 @check(NB, "tanh", "odd", "tanh is odd: tanh(-z) = -tanh(z)")

@@ -100,8 +100,25 @@ def perceptron_step_values(t):
     if not t.require("returns (new_weights, new_bias)", isinstance(out, (tuple, list)) and len(out) == 2,
                      "must return a tuple (new_weights, new_bias)"):
         return
-    t.reference("new weights", out[0], hints=step_hints(w, b, X.shape[0]))
-    t.reference("new bias", out[1], hints=[("gradient ascent: the step goes uphill", lambda e: 2 * b - e)])
+    mine = {}
+
+    def own(index):
+        if not mine:
+            mine["step"] = own_step(t, X, y, w, b, lr)
+        return "one step from your own neuron_output", mine["step"][index]
+
+    t.reference("new weights", out[0], hints=step_hints(w, b, X.shape[0]), alternative=lambda: own(0))
+    t.reference("new bias", out[1], hints=[("gradient ascent: the step goes uphill", lambda e: 2 * b - e)],
+                alternative=lambda: own(1))
+
+
+def own_step(t, X, y, w, b, lr):
+    """The step of L = 1/2 sum (s - y)^2 computed from the student's own neuron_output."""
+    out = np.asarray(t.call("neuron_output", X, w, b), dtype=float)
+    if out.shape != y.shape:
+        raise StudentFailure("neuron_output has the wrong shape")
+    delta = (out - y) * out * (1.0 - out)
+    return w - lr * (X.T @ delta), b - lr * float(np.sum(delta))
 
 
 @check(NB, "perceptron_step", "inputs_unchanged", "does not modify its inputs")

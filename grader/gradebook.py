@@ -1,0 +1,335 @@
+"""nbgrader's SQLite gradebook is the record: our results go into it through nbgrader's
+own API (`nbgrader.api.Gradebook`), so `nbgrader export`, the formgrader and any
+nbgrader tooling see the same scores as grades.csv.
+
+Layout in the gradebook, as `nbgrader generate_assignment` creates it: the assignment,
+its notebooks, and in each notebook one grade cell per graded function (grade_id = the
+function's name, max_score = the function's points), plus the solution, task and source
+cells. When the gradebook lacks a notebook (a fresh database: our autograde must not
+depend on generate_assignment having run), `record` creates it from the nbgrader
+metadata of source/<assignment>/<notebook>.ipynb the way nbgrader's SaveCells does, or,
+without a source notebook, from course.yaml alone (grade cells and `<function>_answer`
+solution cells).
+
+nbgrader.api is imported lazily: importing it costs ~2 s (the nbgrader package imports its
+server extensions), and the command line should not pay that unless it records.
+
+A fresh database: nbgrader's Gradebook stamps it with the alembic head revision by running
+the `alembic` executable (`alembic heads`), which takes ~4.5 s and fails outright when the
+venv's bin/ is not on PATH (e.g. `.venv/bin/python -m grader ...` without activating).
+`open_gradebook` gives Gradebook the same revision, read in-process from nbgrader's own
+alembic scripts (a few ms); everything else is nbgrader's API unchanged.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections import defaultdict
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from .course import Course, NotebookSpec
+from .results import SubmissionResult
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP_FILE = "timestamp.txt"   # nbgrader collect / zip collect write it per submission
+
+
+def default_db_url(course: Course) -> str:
+    return f"sqlite:///{Path(course.root).resolve() / 'gradebook.db'}"
+
+
+def _sqlite_path(db_url: str) -> Path | None:
+    prefix = "sqlite:///"
+    if db_url.startswith(prefix) and ":memory:" not in db_url:
+        return Path(db_url[len(prefix):])
+    return None
+
+
+def _alembic_head() -> str | None:
+    """The revision `alembic heads` prints for nbgrader's migrations, without a subprocess."""
+    try:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+        from nbgrader.dbutil import ALEMBIC_DIR
+
+        cfg = Config()
+        cfg.set_main_option("script_location", ALEMBIC_DIR)
+        return ScriptDirectory.from_config(cfg).get_current_head()
+    except Exception as exc:   # fall back to nbgrader's own way
+        log.debug("gradebook: alembic head not read in-process: %s", exc)
+        return None
+
+
+@contextmanager
+def open_gradebook(db_url: str, course_id: str):
+    """nbgrader.api.Gradebook(db_url, course_id), closed on exit (see the module docstring
+    for how a fresh database is stamped)."""
+    import nbgrader.api as api
+
+    head = _alembic_head()
+    original = api.get_alembic_version
+    if head:
+        api.get_alembic_version = lambda: head
+    try:
+        gb = api.Gradebook(db_url, course_id=course_id)
+    finally:
+        api.get_alembic_version = original
+    try:
+        yield gb
+    finally:
+        gb.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Structure: assignment, notebooks, cells
+
+
+def _cells_from_notebook(course: Course, spec: NotebookSpec):
+    """SaveCells' view of source/<assignment>/<notebook>.ipynb: (grade, solution, task,
+    source) cell infos, and the kernelspec; None if there is no source notebook."""
+    import nbformat
+    from nbgrader import utils
+
+    src_path = course.source_dir() / spec.filename
+    if not src_path.is_file():
+        return None
+    nb = nbformat.read(str(src_path), as_version=4)
+    # The released notebook holds solution cells as generate_assignment cleared them
+    # (what SaveCells stores); the source holds the full text of test cells (SaveCells
+    # runs before ClearHiddenTests, so the gradebook keeps hidden tests).
+    released = {}
+    rel_path = course.release_dir() / spec.filename
+    if rel_path.is_file():
+        for cell in nbformat.read(str(rel_path), as_version=4).cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid:
+                released[gid] = cell.source
+    grade, solution, task, source = {}, {}, {}, {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if not meta or not meta.get("grade_id"):
+            continue
+        gid = meta["grade_id"]
+        if utils.is_solution(cell) and gid in released:
+            cell = nbformat.from_dict({**cell, "source": released[gid]})
+        if utils.is_grade(cell):
+            grade[gid] = {"max_score": float(meta.get("points", 0)), "cell_type": cell.cell_type}
+        if utils.is_solution(cell):
+            solution[gid] = {}
+        if utils.is_task(cell):
+            task[gid] = {"max_score": float(meta.get("points", 0)), "cell_type": cell.cell_type}
+        if utils.is_grade(cell) or utils.is_solution(cell) or utils.is_locked(cell) or utils.is_task(cell):
+            source[gid] = {"cell_type": cell.cell_type, "locked": utils.is_locked(cell),
+                           "source": cell.source, "checksum": utils.compute_checksum(cell)}
+    kernelspec = json.dumps(nb.metadata.get("kernelspec", {}))
+    return grade, solution, task, source, kernelspec
+
+
+def _create_notebook(gb, course: Course, spec: NotebookSpec) -> None:
+    found = _cells_from_notebook(course, spec)
+    if found is None:
+        log.info("gradebook: no source notebook for %s; its cells come from course.yaml", spec.name)
+        gb.add_notebook(spec.name, course.assignment)
+        for fn in spec.functions:
+            gb.add_grade_cell(fn.name, spec.name, course.assignment,
+                              max_score=float(fn.points), cell_type="code")
+            gb.add_solution_cell(f"{fn.name}_answer", spec.name, course.assignment)
+        return
+    grade, solution, task, source, kernelspec = found
+    gb.add_notebook(spec.name, course.assignment, kernelspec=kernelspec)
+    for name, info in grade.items():
+        gb.add_grade_cell(name, spec.name, course.assignment, **info)
+    for name in solution:
+        gb.add_solution_cell(name, spec.name, course.assignment)
+    for name, info in task.items():
+        gb.add_task_cell(name, spec.name, course.assignment, **info)
+    for name, info in source.items():
+        gb.add_source_cell(name, spec.name, course.assignment, **info)
+
+
+def ensure_structure(gb, course: Course) -> dict[str, tuple[str, str]]:
+    """Make sure the assignment, its notebooks and the grade cell of every graded function
+    exist with max_score = the function's points (course.yaml is the source of truth).
+    Returns {grade cell id: (notebook, function)} for the graded functions' cells."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        gb.find_assignment(course.assignment)
+    except MissingEntry:
+        gb.add_assignment(course.assignment)
+    ours: dict[str, tuple[str, str]] = {}
+    for spec in course.notebooks:
+        try:
+            notebook = gb.find_notebook(spec.name, course.assignment)
+        except MissingEntry:
+            _create_notebook(gb, course, spec)
+            notebook = gb.find_notebook(spec.name, course.assignment)
+        cells = {c.name: c for c in notebook.grade_cells}
+        changed = False
+        for fn in spec.functions:
+            cell = cells.get(fn.name)
+            if cell is None:
+                log.warning("gradebook: %s/%s had no grade cell %r; creating it",
+                            course.assignment, spec.name, fn.name)
+                cell = gb.add_grade_cell(fn.name, spec.name, course.assignment,
+                                         max_score=float(fn.points), cell_type="code")
+            elif abs((cell.max_score or 0.0) - fn.points) > 1e-9:
+                log.warning("gradebook: grade cell %s/%s has max_score %s, course.yaml says %s; "
+                            "using course.yaml", spec.name, fn.name, cell.max_score, fn.points)
+                cell.max_score = float(fn.points)
+                changed = True
+            ours[cell.id] = (spec.name, fn.name)
+        if changed:
+            gb.db.commit()
+    return ours
+
+
+# ---------------------------------------------------------------------------------------
+# Submissions
+
+
+def _submission_timestamp(course: Course, result: SubmissionResult) -> datetime:
+    """When the student submitted: submitted/<student>/<assignment>/timestamp.txt as
+    nbgrader writes it; else when the submission was graded; else now (UTC, naive as
+    nbgrader stores it)."""
+    from nbgrader.utils import parse_utc
+
+    path = course.submitted_dir() / result.student / course.assignment / TIMESTAMP_FILE
+    candidates = []
+    try:
+        candidates.append(path.read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        pass
+    candidates.append(result.graded_at)
+    for text in candidates:
+        if text:
+            try:
+                return parse_utc(text)
+            except (ValueError, OverflowError):
+                log.warning("gradebook: unreadable timestamp %r for %s", text, result.student)
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class _Kept:
+    """What a person entered for a submission, kept across a regrade: the extension, the
+    manual scores, extra credit and comments, and flags (as `nbgrader autograde` keeps
+    them)."""
+
+    def __init__(self, submission):
+        self.extension = submission.extension
+        self.grades: dict[tuple[str, str], tuple] = {}
+        self.comments: dict[tuple[str, str], str] = {}
+        self.flagged: dict[str, bool] = {}
+        for snb in submission.notebooks:
+            self.flagged[snb.notebook_id] = bool(snb.flagged)
+            for grade in snb.grades:
+                if grade.manual_score is not None or grade.extra_credit is not None:
+                    self.grades[(snb.notebook_id, grade.cell_id)] = (grade.manual_score, grade.extra_credit)
+            for comment in snb.comments:
+                if comment.manual_comment:
+                    self.comments[(snb.notebook_id, comment.cell_id)] = comment.manual_comment
+
+
+def _function_scores(result: SubmissionResult) -> dict[tuple[str, str], float]:
+    scores: dict[tuple[str, str], float] = defaultdict(float)
+    for nb in result.notebooks:
+        for check in nb.checks:
+            scores[(nb.notebook, check.function)] += float(check.score)
+    return scores
+
+
+def _record_one(gb, course: Course, result: SubmissionResult, ours: dict) -> None:
+    from nbgrader.api import MissingEntry
+
+    if result.assignment and result.assignment != course.assignment:
+        raise ValueError(f"result of {result.student} is for assignment {result.assignment!r}, "
+                         f"not {course.assignment!r}")
+    student = result.student
+    gb.update_or_create_student(student)
+    kept = None
+    try:
+        old = gb.find_submission(course.assignment, student)
+    except MissingEntry:
+        pass
+    else:
+        kept = _Kept(old)
+        gb.remove_submission(course.assignment, student)
+    with warnings.catch_warnings():
+        # nbgrader's add_submission builds the submission while the session autoflushes;
+        # SQLAlchemy 2 warns about it on every call (harmless: the objects are added next).
+        warnings.filterwarnings("ignore", message=r"Object of type <Submitted",
+                                category=Warning, module=r"nbgrader\.api")
+        submission = gb.add_submission(course.assignment, student,
+                                       timestamp=_submission_timestamp(course, result))
+    if kept is not None and kept.extension is not None:
+        submission.extension = kept.extension
+    scores = _function_scores(result)
+    for snb in submission.notebooks:
+        if kept is not None:
+            snb.flagged = kept.flagged.get(snb.notebook_id, False)
+        for grade in snb.grades:
+            manual, extra = (None, None)
+            if kept is not None:
+                manual, extra = kept.grades.get((snb.notebook_id, grade.cell_id), (None, None))
+            grade.manual_score, grade.extra_credit = manual, extra
+            where = ours.get(grade.cell_id)
+            if where is None:
+                continue    # not graded by us (e.g. a manually graded cell): left to people
+            grade.auto_score = round(scores.get(where, 0.0), 6)
+            # as nbgrader's SaveAutoGrades: a manual score on a regraded cell asks for review
+            grade.needs_manual_grade = manual is not None
+        if kept is not None:
+            for comment in snb.comments:
+                text = kept.comments.get((snb.notebook_id, comment.cell_id))
+                if text:
+                    comment.manual_comment = text
+    gb.db.commit()
+
+
+def record(course: Course, results: Iterable[SubmissionResult], db_url: str | None = None) -> int:
+    """Record results in the gradebook (default sqlite:///<course.root>/gradebook.db).
+
+    Per result: the student is created if new; an existing submission is replaced
+    (removed, then added again: a regrade never duplicates), keeping what people entered
+    (extension, manual scores, extra credit, comments, flags); its timestamp is set; each
+    graded function's grade cell gets auto_score = the sum of its checks' scores (partial
+    credit kept; 0 for a notebook missing from the result). Safe to call repeatedly; one
+    gradebook connection per call. Returns the number of submissions recorded."""
+    results = list(results)
+    with open_gradebook(db_url or default_db_url(course), course.course_id) as gb:
+        ours = ensure_structure(gb, course)
+        for result in results:
+            _record_one(gb, course, result, ours)
+    return len(results)
+
+
+def export_totals(course: Course, db_url: str | None = None) -> dict[str, float]:
+    """student -> total score of the assignment, read back through nbgrader's API, as
+    `nbgrader export` computes its `score` column: the submission's score minus any late
+    penalty, never below 0; 0 for a student in the gradebook without a submission.
+    An absent SQLite file is an empty gradebook (nothing is created)."""
+    db_url = db_url or default_db_url(course)
+    path = _sqlite_path(db_url)
+    if path is not None and not path.is_file():
+        return {}
+    from nbgrader.api import MissingEntry
+
+    totals: dict[str, float] = {}
+    with open_gradebook(db_url, course.course_id) as gb:
+        try:
+            gb.find_assignment(course.assignment)
+        except MissingEntry:
+            return {}
+        for student in gb.students:
+            try:
+                sub = gb.find_submission(course.assignment, student.id)
+            except MissingEntry:
+                totals[student.id] = 0.0
+                continue
+            totals[student.id] = round(max(0.0, float(sub.score) - float(sub.late_submission_penalty or 0.0)), 6)
+    return dict(sorted(totals.items()))
