@@ -62,7 +62,7 @@ class Grader:
             for cell in box.run_cells(prepared.cells):
                 if cell.status != "ok":
                     out.problems.append(f"cell '{cell.cell_id}': {cell.message}")
-            caller = references.sandbox_caller(box)
+            caller = timeout_once_caller(box)
             for fn in nb.functions:
                 out.checks.extend(checks.grade_function(
                     fn, self.course, caller, student=student, references=self.references,
@@ -74,6 +74,24 @@ class Grader:
         out.score = round(sum(c.score for c in out.checks), 6)
         out.seconds = round(time.perf_counter() - start, 4)
         return out
+
+
+_STOPPED = '''
+def {name}(*args, **kwargs):
+    raise TimeoutError("{name} did not finish within {seconds:.0f} s in an earlier check, so it is not run again")
+'''
+
+
+def timeout_once_caller(box: Sandbox):
+    """A checks.Caller on `box` in which an infinite loop costs its time limit once: a
+    function that timed out is replaced by one that fails at once, so the checks after it,
+    and the functions that call it, do not wait for it again."""
+    def call(function, args, kwargs, echo, timeout):
+        outcome = box.call(function, tuple(args), dict(kwargs), timeout=timeout, echo_args=echo)
+        if outcome.status == "timeout" and function.isidentifier():
+            box.run_cells([(f"stopped-{function}", _STOPPED.format(name=function, seconds=timeout))])
+        return outcome
+    return call
 
 
 def _zero(spec, title: str, why: str) -> CheckResult:

@@ -1,0 +1,227 @@
+"""Grading real submissions in the sandbox: the key, the blank release, planted bugs,
+hostile code and broken notebooks. No mocks: real processes, real notebooks."""
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import submissions as S
+from grader import course as course_mod
+from grader import report
+from grader.grading import Grader
+
+SCHEMA = json.loads((Path(report.__file__).parent / "schemas" / "results.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def grader(tmp_path_factory):
+    from conftest import copy_course
+    root = copy_course(tmp_path_factory.mktemp("course"))
+    return Grader(course_mod.load(root))
+
+
+def grade(grader, name, **kwargs):
+    folder = grader.course.submitted_dir() / name / grader.course.assignment
+    S.write_submission(folder, **kwargs)
+    return grader.grade(name)
+
+
+def by_function(result):
+    scores = {}
+    for nb in result.notebooks:
+        for c in nb.checks:
+            key = (nb.notebook, c.function)
+            got, top = scores.get(key, (0.0, 0.0))
+            scores[key] = (got + c.score, top + c.max_score)
+    return scores
+
+
+def test_the_solution_key_earns_full_marks(grader):
+    result = grade(grader, "key")
+    failed = [(c.name, c.message) for nb in result.notebooks for c in nb.checks if not c.passed]
+    assert not failed
+    assert result.score == result.max_score == grader.course.points
+    assert all(not nb.problems for nb in result.notebooks)
+    jsonschema.validate(report.gradescope_results(result), SCHEMA)
+
+
+def test_the_blank_release_earns_zero_without_a_crash(grader):
+    result = grade(grader, "blank", blank=True)
+    assert result.score == 0 and result.max_score == grader.course.points
+    messages = {c.message for nb in result.notebooks for c in nb.checks}
+    assert any("not implemented yet" in m for m in messages)
+    jsonschema.validate(report.gradescope_results(result), SCHEMA)
+
+
+@pytest.mark.parametrize("bug", sorted(S.BUGS))
+def test_a_planted_bug_costs_points_on_its_function_only(grader, bug):
+    notebook, function, code = S.BUGS[bug]
+    result = grade(grader, f"bug-{bug}", overrides={notebook: {function: code}})
+    for (nb, fn), (got, top) in by_function(result).items():
+        if (nb, fn) == (notebook, function):
+            assert got < top, f"{bug} was not caught"
+        else:
+            assert got == top, f"{bug} also cost points on {nb}:{fn}"
+
+
+def test_diagnostics_name_the_likely_cause_without_values(grader):
+    result = grade(grader, "diag", overrides={"02_xor_network": {"compute_loss": S.BUGS["compute_loss_mean"][2]}})
+    check = next(c for nb in result.notebooks for c in nb.checks if c.function == "compute_loss")
+    assert "Likely cause: the mean" in check.message and "tolerance rtol=" in check.message
+    assert check.name == "02_xor_network: compute_loss - L = 1/2 * sum of squared errors, for several shapes"
+
+
+def test_patched_allclose_does_not_fool_the_grader(grader):
+    result = grade(grader, "cheat", overrides={"03_activations": {"relu": S.HOSTILE["patched_allclose"][2]}})
+    assert by_function(result)[("03_activations", "relu")][0] == 0
+    assert by_function(result)[("03_activations", "tanh")] == (1.0, 1.0)
+
+
+def test_an_infinite_loop_costs_one_time_limit_and_its_dependants(grader):
+    start = time.perf_counter()
+    result = grade(grader, "loop", overrides={"01_perceptron": {"sigmoid": S.HOSTILE["infinite_loop"][2]}})
+    elapsed = time.perf_counter() - start
+    limit = grader.limits.check_timeout
+    assert elapsed < limit + 5, f"{elapsed:.1f} s: the loop was waited for more than once"
+    scores = by_function(result)
+    assert scores[("01_perceptron", "sigmoid")][0] == 0
+    assert result.notebook("02_xor_network").score == result.notebook("02_xor_network").max_score
+    assert result.notebook("03_activations").score == result.notebook("03_activations").max_score
+
+
+@pytest.mark.parametrize("hostile, function", [("memory_hog", "neuron_output"), ("exit_process", "perceptron_step"),
+                                               ("output_flood", "relu_derivative")])
+def test_hostile_code_costs_only_its_own_notebook(grader, hostile, function):
+    notebook, fn, code = S.HOSTILE[hostile]
+    result = grade(grader, f"hostile-{hostile}", overrides={notebook: {fn: code}})
+    assert by_function(result)[(notebook, function)][0] < by_function(result)[(notebook, function)][1]
+    for nb in result.notebooks:
+        if nb.notebook != notebook:
+            assert nb.score == nb.max_score, (hostile, nb.notebook)
+    if hostile == "output_flood":
+        nb = result.notebook(notebook)
+        assert len(nb.output.encode()) <= grader.limits.output_bytes + 100
+        assert any("printed more than" in p for p in nb.problems)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid switch that blocks writes needs root")
+def test_writes_outside_the_work_dir_fail(grader, reachable_dir):
+    target = reachable_dir / "protected"
+    target.mkdir()
+    target.chmod(0o755)   # like the course folder: readable by all, writable by its owner
+    os.environ["NN_INTRO_HOSTILE_TARGET"] = str(target)
+    try:
+        result = grade(grader, "writer", overrides={"03_activations": {"tanh": S.HOSTILE["write_outside"][2]}})
+    finally:
+        del os.environ["NN_INTRO_HOSTILE_TARGET"]
+    assert not (target / "pwned.txt").exists()
+    assert result.score == result.max_score
+
+
+def test_a_detached_grandchild_is_gone_after_grading(grader, reachable_dir):
+    drop = reachable_dir / "drop"
+    drop.mkdir()
+    drop.chmod(0o777)
+    pidfile = drop / "pids.txt"
+    os.environ["NN_INTRO_HOSTILE_PIDFILE"] = str(pidfile)
+    try:
+        result = grade(grader, "daemon", overrides={"02_xor_network": {"compute_loss": S.HOSTILE["detached_child"][2]}})
+    finally:
+        del os.environ["NN_INTRO_HOSTILE_PIDFILE"]
+    pids = [int(p) for p in pidfile.read_text().split()] if pidfile.exists() else []
+    assert pids, "the hostile code did not start its daemon, so this test proves nothing"
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert result.notebook("02_xor_network").score == result.notebook("02_xor_network").max_score
+
+
+@pytest.fixture
+def reachable_dir():
+    """A temporary folder that the sandbox's unprivileged user can reach (pytest's are 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="nn-intro-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_raw(grader, student, files: dict):
+    folder = grader.course.submitted_dir() / student / grader.course.assignment
+    S.write_submission(folder)
+    for name, text in files.items():
+        path = folder / f"{name}.ipynb"
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(text)
+    return grader.grade(student)
+
+
+def test_broken_notebooks_are_verdicts(grader):
+    result = write_raw(grader, "broken", {"01_perceptron": "{not json", "02_xor_network": None})
+    p1, p2, p3 = result.notebooks
+    assert p1.score == 0 and any("not valid JSON" in p for p in p1.problems)
+    assert p2.score == 0 and any("was not submitted" in p for p in p2.problems)
+    assert p3.score == p3.max_score
+    assert all(c.message for c in p1.checks + p2.checks)
+
+
+def test_a_syntax_error_costs_only_its_cell(grader):
+    result = grade(grader, "syntax", overrides={"03_activations": {"relu": "def relu(z):\n    return max(0, z\n"}})
+    nb = result.notebook("03_activations")
+    assert any("relu_answer" in p and "SyntaxError" in p for p in nb.problems)
+    scores = by_function(result)
+    assert scores[("03_activations", "relu")][0] == 0
+    assert scores[("03_activations", "leaky_relu")] == (1.0, 1.0)
+
+
+def test_edited_locked_cells_are_flagged_and_tests_come_from_the_source(grader):
+    folder = grader.course.submitted_dir() / "editor" / grader.course.assignment
+    S.write_submission(folder)
+    path = folder / "03_activations.ipynb"
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if gid == "setup":
+            cell["source"] = "import numpy as np\nnp.tanh = lambda z: 0 * z\n"
+        if gid == "relu":
+            cell["source"] = "0.0 + 1.0"
+    nb["cells"] = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != "tanh_visible"]
+    path.write_text(json.dumps(nb))
+    result = grader.grade("editor")
+    problems = " ".join(result.notebook("03_activations").problems)
+    assert "'setup' was edited" in problems and "'relu' was edited" in problems
+    assert "'tanh_visible' was deleted" in problems
+    assert result.score == result.max_score   # the course's setup cell ran, not the edited one
+
+
+def test_an_answer_cell_without_its_id_is_still_found(grader):
+    folder = grader.course.submitted_dir() / "paster" / grader.course.assignment
+    S.write_submission(folder)
+    path = folder / "03_activations.ipynb"
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "relu_answer":
+            del cell["metadata"]["nbgrader"]
+    path.write_text(json.dumps(nb))
+    result = grader.grade("paster")
+    assert result.score == result.max_score
+    assert any("lost its nbgrader id" in p for p in result.notebook("03_activations").problems)
+
+
+def test_an_empty_submission_is_a_verdict(grader):
+    folder = grader.course.submitted_dir() / "empty" / grader.course.assignment
+    folder.mkdir(parents=True)
+    result = grader.grade("empty")
+    assert result.score == 0 and "no notebooks were submitted" in result.problems
+
+
+def test_grading_is_repeatable_and_seeded_per_student(grader):
+    a1 = grade(grader, "same", overrides={"01_perceptron": {"perceptron_step": S.BUGS["perceptron_step_mean"][2]}})
+    a2 = grader.grade("same")
+    assert [c.message for nb in a1.notebooks for c in nb.checks] == [c.message for nb in a2.notebooks for c in nb.checks]
