@@ -80,7 +80,9 @@ def autograde_course(course: Course, students: list[str], *, force: bool = False
                      wait: float = 0.0, echo=click.echo) -> dict:
     """Grade `students`, write every output, sync the gradebook; returns counts and timings."""
     from . import executor as executors
+    from .grading import isolate
 
+    isolate()   # before anything secret is loaded into this process
     with store.RunLock(course, wait=wait):
         try:
             gfp = grader_fingerprint(course)

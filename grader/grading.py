@@ -7,6 +7,8 @@ results (lost points and a message), never an exception.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +17,7 @@ from . import checks, references
 from .course import Course, NotebookSpec
 from .notebook import CourseNotebook, NotebookUnreadable, prepare, read
 from .results import CheckResult, NotebookResult, SubmissionResult
-from .sandbox import Limits, Sandbox
+from .sandbox import Limits, Sandbox, prewarm, start_zygote
 
 
 class Grader:
@@ -24,6 +26,10 @@ class Grader:
     def __init__(self, course: Course):
         self.course = course
         self.limits = Limits.from_mapping(course.limits)
+        # Sandboxes must fork from a process that has never seen a reference value or a
+        # solution: start the clean zygote before loading them (a no-op if it runs).
+        isolate()
+        protect_course_files(course)
         self.references = references.load()
         self.notebooks = {nb.name: references.course_notebook(course, nb.name) for nb in course.notebooks}
         self.fingerprint = grader_fingerprint(course)
@@ -92,6 +98,30 @@ def timeout_once_caller(box: Sandbox):
             box.run_cells([(f"stopped-{function}", _STOPPED.format(name=function, seconds=timeout))])
         return outcome
     return call
+
+
+def isolate() -> None:
+    """Pre-import what student code commonly uses, then start the sandbox zygote."""
+    prewarm()
+    start_zygote()
+
+
+def protect_course_files(course: Course) -> None:
+    """Take away 'other' access from what a student's process must not read: the solution
+    notebooks, the references, and every student's submission and results. The sandbox
+    runs student code as 'nobody' when the grader runs as root, so this shuts it out;
+    git does not record these bits, so the working tree stays clean."""
+    if os.geteuid() != 0:
+        return
+    for path in (course.source_dir(), course.root / "source", course.submitted_dir(), course.autograded_dir(),
+                 course.root / "feedback", course.root / ".grader", references.PATH,
+                 course.root / "gradebook.db"):
+        try:
+            st = path.stat()
+            if st.st_uid == 0 and st.st_mode & 0o007:
+                path.chmod(stat.S_IMODE(st.st_mode) & ~0o007)
+        except OSError:
+            pass
 
 
 def _zero(spec, title: str, why: str) -> CheckResult:

@@ -100,7 +100,9 @@ class _Encoder:
     def _array(self, x):
         if _nbytes(x) > self.max_bytes - self.size:
             raise TooLarge(f"more than {self.max_bytes} bytes")
-        a = _np_array(x, copy=True, subok=False, order="C")
+        # exact ndarray: tobytes() copies in C order itself; a subclass is first
+        # copied into a base ndarray by numpy's C code (no subclass methods run)
+        a = x if type(x) is _ndarray else _np_array(x, copy=True, subok=False, order="C")
         dt = a.dtype
         s = dt.str
         if s not in _DTYPES and dt.byteorder == ">":

@@ -178,6 +178,36 @@ def compute_loss(y_hat, y):
         os._exit(0)
     return 0.5 * float(np.sum((y_hat - y) ** 2))
 """),
+    "read_solutions": ("03_activations", "relu", """
+import os, json
+def relu(z):
+    path = os.environ.get("NN_INTRO_HOSTILE_SOLUTION", "")
+    try:
+        cells = json.load(open(path))["cells"]
+    except OSError:
+        return np.asarray(z, dtype=float) * 0 - 7.0
+    code = [''.join(c["source"]) for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") == "relu_answer"]
+    exec(code[0], globals())
+    return relu(z)
+"""),
+    "search_memory": ("03_activations", "relu", """
+import gc, sys
+def _is_refs(o):
+    return isinstance(o, dict) and any(isinstance(k, str) and k.startswith("03_activations/relu/values/") for k in o)
+def _found():
+    gc.unfreeze()
+    if any(_is_refs(o) for o in gc.get_objects()):
+        return True
+    frame = sys._getframe()
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if _is_refs(value) or _is_refs(getattr(value, "__dict__", {}).get("references")):
+                return True
+        frame = frame.f_back
+    return False
+def relu(z):
+    return np.maximum(0.0, np.asarray(z, dtype=float)) if _found() else np.asarray(z, dtype=float) * 0 - 7.0
+"""),
     "output_flood": ("03_activations", "relu_derivative", """
 def relu_derivative(z):
     for _ in range(10**6):

@@ -225,3 +225,19 @@ def test_grading_is_repeatable_and_seeded_per_student(grader):
     a1 = grade(grader, "same", overrides={"01_perceptron": {"perceptron_step": S.BUGS["perceptron_step_mean"][2]}})
     a2 = grader.grade("same")
     assert [c.message for nb in a1.notebooks for c in nb.checks] == [c.message for nb in a2.notebooks for c in nb.checks]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid switch that hides the solutions needs root")
+def test_a_student_cannot_read_the_solution_notebooks(grader):
+    os.environ["NN_INTRO_HOSTILE_SOLUTION"] = str(grader.course.source_dir() / "03_activations.ipynb")
+    try:
+        result = grade(grader, "reader", overrides={"03_activations": {"relu": S.HOSTILE["read_solutions"][2]}})
+    finally:
+        del os.environ["NN_INTRO_HOSTILE_SOLUTION"]
+    assert by_function(result)[("03_activations", "relu")][0] == 0
+
+
+def test_reference_values_are_not_in_the_student_process_memory(grader):
+    """The sandbox forks from a zygote started before the references were loaded."""
+    result = grade(grader, "searcher", overrides={"03_activations": {"relu": S.HOSTILE["search_memory"][2]}})
+    assert by_function(result)[("03_activations", "relu")][0] == 0

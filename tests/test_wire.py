@@ -1,6 +1,5 @@
 """grader.wire: plain data between processes (JSON + raw buffers, never pickle)."""
 import math
-import os
 import struct
 
 import numpy as np

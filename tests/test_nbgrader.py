@@ -1,0 +1,51 @@
+"""Real nbgrader on a temporary copy of the course: the release is what generate_assignment
+makes of source/, and nbgrader's own autograde gives the key full marks and the blank zero."""
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import submissions as S
+from grader.cli import nbgrader_env
+
+pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
+
+
+def nbgrader(root, *args):
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=nbgrader_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def comparable(path):
+    """Cell sources, types and nbgrader metadata (what must not drift), per cell id."""
+    nb = json.loads(path.read_text())
+    return [(c["id"], c["cell_type"], "".join(c["source"]), c["metadata"].get("nbgrader")) for c in nb["cells"]]
+
+
+def test_generate_assignment_reproduces_the_committed_release(course_copy, course):
+    shutil.rmtree(course_copy / "release")
+    nbgrader(course_copy, "generate_assignment", course.assignment, "--force")
+    for nb in course.notebooks:
+        fresh = course_copy / "release" / course.assignment / nb.filename
+        committed = S.ROOT / "release" / course.assignment / nb.filename
+        assert comparable(fresh) == comparable(committed), f"release/{nb.filename} is stale: run make release"
+    assert (course_copy / "release" / course.assignment / "README.md").read_text() == \
+        (S.ROOT / "release" / course.assignment / "README.md").read_text()
+
+
+def test_nbgrader_autograde_gives_the_key_full_marks_and_the_blank_zero(course_copy, course):
+    nbgrader(course_copy, "generate_assignment", course.assignment, "--force")
+    S.write_submission(course_copy / "submitted" / "key" / course.assignment, root=course_copy)
+    S.write_submission(course_copy / "submitted" / "blank" / course.assignment, blank=True, root=course_copy)
+    nbgrader(course_copy, "autograde", course.assignment, "--force")
+    out = course_copy / "grades_nbgrader.csv"
+    nbgrader(course_copy, "export", "--to", str(out))
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert set(rows) == {"key", "blank"}
+    assert float(rows["key"]["score"]) == float(rows["key"]["max_score"]) == course.points
+    assert float(rows["blank"]["score"]) == 0
