@@ -36,3 +36,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) submitted autograded/*/ feedback gradebook.db grades.csv grades_lms.csv dist .grader
+
+samples: $(STAMP)
+	$(PY) tests/submissions.py samples

@@ -154,23 +154,25 @@ def _compare_arrays(actual, expected, tol, hints, integer, where) -> Comparison:
         rel_err = abs_err / np.maximum(np.abs(expf), np.finfo(float).tiny)
     score = np.where(np.isfinite(abs_err), abs_err, np.inf)
     worst = np.unravel_index(int(np.argmax(score)), act.shape) if act.ndim else ()
-    parts = [f"{where}{bad} of {act.size} values differ"]
+    parts = [f"{where}the value differs" if act.size == 1 else f"{where}{bad} of {act.size} values differ"]
     if n_nan or n_inf:
-        parts.append(f"(the result has {n_nan} NaN and {n_inf} inf)")
+        parts.append(f" (the result has {n_nan} NaN and {n_inf} inf)")
     finite = np.isfinite(abs_err)
     if finite.any():
         # One significant digit: enough to act on, too little to rebuild a reference value.
-        parts.append(
-            f"; worst at index {tuple(int(i) for i in worst)}; largest abs error "
-            f"{_rough(np.max(abs_err[finite]))}, largest rel error {_rough(np.max(rel_err[finite]))} "
-            f"(tolerance {tol.describe()})"
-        )
+        abs_text, rel_text = _rough(np.max(abs_err[finite])), _rough(np.max(rel_err[finite]))
+        if act.size > 1:
+            where_worst = tuple(int(i) for i in worst)
+            parts.append(f"; worst at index {where_worst}; largest abs error {abs_text}, "
+                         f"largest rel error {rel_text} (tolerance {tol.describe()})")
+        else:
+            parts.append(f": abs error {abs_text}, rel error {rel_text} (tolerance {tol.describe()})")
     else:
         parts.append(f" (tolerance {tol.describe()})")
     cause = likely_cause(act, expf, tol, hints) if not (n_nan or n_inf) else ""
     if cause:
         parts.append(f". Likely cause: {cause}")
-    return Comparison(False, " ".join(parts).replace(" ;", ";").replace(" .", "."))
+    return Comparison(False, "".join(parts))
 
 
 def _rough(x: float) -> str:

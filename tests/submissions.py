@@ -275,3 +275,47 @@ def write_submission(folder: Path, overrides: dict[str, dict[str, str | None]] |
 def write_bug(folder: Path, bug: str, root: Path = ROOT) -> Path:
     notebook, function, code = {**BUGS, **HOSTILE}[bug]
     return write_submission(folder, {notebook: {function: code}}, root=root)
+
+
+# The sample class shipped in samples/ for `make demo`: student -> (what it shows, how to build it).
+SAMPLES = {
+    "ada": ("a correct submission", {}),
+    "blake": ("handed in the release untouched", None),
+    "casey": ("three classic slips: a naive sigmoid, a mean instead of a sum, relu'(0) = 1", {
+        "01_perceptron": {"sigmoid": BUGS["sigmoid_naive"][2]},
+        "02_xor_network": {"compute_loss": BUGS["compute_loss_mean"][2]},
+        "03_activations": {"relu_derivative": BUGS["relu_derivative_one_at_zero"][2]},
+    }),
+    "dana": ("updates in place, ignores the learning rate, differentiates the output", {
+        "01_perceptron": {"perceptron_step": BUGS["perceptron_step_in_place"][2]},
+        "02_xor_network": {"train": BUGS["train_ignores_learning_rate"][2]},
+        "03_activations": {"tanh_derivative": BUGS["tanh_derivative_of_output"][2]},
+    }),
+    "eli": ("tries to cheat: patches np.allclose, loops forever in sigmoid", {
+        "01_perceptron": {"sigmoid": HOSTILE["infinite_loop"][2]},
+        "03_activations": {"relu": HOSTILE["patched_allclose"][2]},
+    }),
+    "flynn": ("a corrupted notebook file and a syntax error", {
+        "03_activations": {"leaky_relu": "def leaky_relu(z, alpha=0.01):\n    return np.where(z > 0, z, alpha * z\n"},
+    }),
+}
+
+
+def write_samples(dest: Path, root: Path = ROOT) -> None:
+    """Write the sample class into dest/<student>/nn_intro/ (what `make samples` commits)."""
+    for student, (about, overrides) in SAMPLES.items():
+        folder = dest / student / ASSIGNMENT
+        write_submission(folder, overrides or {}, blank=overrides is None, root=root)
+        if student == "flynn":
+            broken = folder / "02_xor_network.ipynb"
+            broken.write_text(broken.read_text()[: 2000], encoding="utf-8")   # cut off mid-file
+        (dest / student / "ABOUT.txt").write_text(about + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":   # python tests/submissions.py samples/
+    import shutil
+    import sys
+
+    target = Path(sys.argv[1])
+    shutil.rmtree(target, ignore_errors=True)
+    write_samples(target)
