@@ -11,13 +11,14 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,dask]'
+	$(PY) -m pip install --quiet --upgrade pip > $(VENV)/pip.log 2>&1 || (tail -30 $(VENV)/pip.log; exit 1)
+	$(PY) -m pip install --quiet -e '.[dev,dask]' >> $(VENV)/pip.log 2>&1 || (tail -30 $(VENV)/pip.log; exit 1)
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
 release: $(STAMP)
 	$(PY) -m grader release nn_intro
+	$(PY) tests/submissions.py samples
 
 references: $(STAMP)
 	$(PY) -m grader references
