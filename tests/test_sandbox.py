@@ -39,6 +39,18 @@ def wait_gone(pids, seconds=2.0):
     return [p for p in pids if not gone(p)]
 
 
+@pytest.fixture(autouse=True)
+def own_zygote_state():
+    """These tests decide themselves whether a zygote runs. Another test in the same worker
+    (a Grader) may have started one: set it aside and put it back afterwards."""
+    saved = sandbox_mod._zygote
+    sandbox_mod._zygote = None
+    yield
+    if sandbox_mod._zygote is not None:
+        stop_zygote()
+    sandbox_mod._zygote = saved
+
+
 @pytest.fixture
 def sb():
     with Sandbox(FAST, label="test") as s:
