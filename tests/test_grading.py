@@ -241,3 +241,16 @@ def test_reference_values_are_not_in_the_student_process_memory(grader):
     """The sandbox forks from a zygote started before the references were loaded."""
     result = grade(grader, "searcher", overrides={"03_activations": {"relu": S.HOSTILE["search_memory"][2]}})
     assert by_function(result)[("03_activations", "relu")][0] == 0
+
+
+def test_warnings_cost_nothing_outside_stability_checks(grader):
+    noisy = '''
+import warnings
+def relu(z):
+    warnings.warn("a warning from the student's code")
+    with np.errstate(divide="warn"):
+        np.log(np.zeros(1))                     # a RuntimeWarning too
+    return np.maximum(0.0, np.asarray(z, dtype=float))
+'''
+    result = grade(grader, "noisy", overrides={"03_activations": {"relu": noisy}})
+    assert by_function(result)[("03_activations", "relu")] == (1.0, 1.0)
