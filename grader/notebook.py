@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 SETUP_ID = "setup"
 ANSWER_SUFFIX = "_answer"
 
@@ -55,13 +53,6 @@ def read(path: Path) -> dict:
         raise NotebookUnreadable(f"{path.name} is not an nbformat 4 notebook")
     data["cells"] = [c for c in data["cells"] if isinstance(c, dict)]
     return data
-
-
-def read_valid(path: Path):
-    """A course notebook (source/ or release/), validated by nbformat."""
-    nb = nbformat.read(str(path), as_version=4)
-    nbformat.validate(nb)
-    return nb
 
 
 @dataclass
