@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from . import course as course_mod
-from . import references as references_mod
 from . import report, store
 from .course import Course, CourseError
-from .grading import grader_fingerprint, submission_fingerprint
 from .results import SubmissionResult
+
+
+def _references():
+    """grader.references, imported only by the commands that need it: with it come nbformat
+    and the grading code (seconds on some installs), which --help and the early errors of
+    every command do without."""
+    from . import references
+    return references
 
 
 class Fail(click.ClickException):
@@ -75,15 +83,36 @@ class _NoBar:
         pass
 
 
+@contextmanager
+def _run_lock(course: Course, wait: float):
+    """store.RunLock, refusing with a one-line reason."""
+    lock = store.RunLock(course, wait=wait)
+    try:
+        lock.__enter__()
+    except store.LockedError as exc:
+        raise Fail(str(exc)) from None
+    try:
+        yield lock
+    finally:
+        lock.__exit__(None, None, None)
+
+
 def autograde_course(course: Course, students: list[str], *, force: bool = False, workers: int = 1,
                      executor: str = "local", scheduler: str | None = None, gradebook: bool = True,
                      wait: float = 0.0, echo=click.echo) -> dict:
-    """Grade `students`, write every output, sync the gradebook; returns counts and timings."""
+    """Grade `students`, write every output, sync the gradebook; returns counts and timings.
+
+    Crash-safe (see grader.store): each student's outputs are written atomically and
+    grader_result.json last; the gradebook and grades.csv are brought up to date from the
+    result files at the end of every run, so a rerun after a kill finishes the job."""
     from . import executor as executors
-    from .grading import isolate
+    from .grading import grader_fingerprint, isolate, submission_fingerprint
+
+    references_mod = _references()
 
     isolate()   # before anything secret is loaded into this process
-    with store.RunLock(course, wait=wait):
+    with _run_lock(course, wait):
+        store.sweep_temp_files(course)          # leftovers of a killed run
         try:
             gfp = grader_fingerprint(course)
             references_mod.load()
@@ -91,14 +120,15 @@ def autograde_course(course: Course, students: list[str], *, force: bool = False
             raise Fail(str(exc)) from None
         todo = []
         for student in students:
-            old = store.load_result(course, student)
             folder = course.submitted_dir() / student / course.assignment
-            if force or old is None or old.fingerprint != submission_fingerprint(folder, gfp):
+            if force or not store.is_graded(course, student, submission_fingerprint(folder, gfp)):
                 todo.append(student)
+        if executor == "dask" and not scheduler:
+            raise Fail("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
         start = time.perf_counter()
-        if executor == "dask":
-            if not scheduler:
-                raise Fail("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+        if not todo:
+            stream = iter(())
+        elif executor == "dask":
             stream = executors.grade_dask(course, todo, scheduler)
         else:
             stream = executors.grade_local(course, todo, workers=workers)
@@ -118,14 +148,34 @@ def autograde_course(course: Course, students: list[str], *, force: bool = False
 
 
 def _sync_gradebook(course: Course, results: list[SubmissionResult]) -> None:
+    """Record in gradebook.db every result it does not hold yet (see store.gradebook_marks).
+    The marks are saved only after the rows are committed, so a kill in between records
+    them again (a regrade replaces a submission, never duplicates it). A new gradebook.db
+    is built under a temporary name and renamed: it appears whole or not at all."""
     from . import gradebook
 
     marks = store.gradebook_marks(course)
-    stale = [r for r in results if marks.get(r.student) != r.fingerprint + r.graded_at]
-    if stale:
-        gradebook.record(course, stale)
-        marks.update({r.student: r.fingerprint + r.graded_at for r in stale})
+    stale = [r for r in results if marks.get(r.student) != store.result_mark(r)]
+    if not stale:
+        return
+    path = store.gradebook_path(course)
+    try:
+        if path.is_file():
+            gradebook.record(course, stale)
+        else:
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            try:
+                gradebook.record(course, stale, db_url=f"sqlite:///{tmp}")
+                os.replace(tmp, path)
+            finally:
+                for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+                    leftover.unlink(missing_ok=True)
+        marks.update({r.student: store.result_mark(r) for r in stale})
         store.save_gradebook_marks(course, marks)
+    except Exception as exc:   # noqa: BLE001 - any database trouble: one line, results kept
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise Fail(f"could not record the grades in {path.name} ({type(exc).__name__}: {reason}); "
+                   "the results are saved in autograded/, run again to record them") from None
 
 
 @cli.command()
@@ -145,12 +195,9 @@ def autograde(assignment, students, force, workers, executor, scheduler, no_grad
     course = _course(root)
     if assignment != course.assignment:
         raise Fail(f"this course's assignment is {course.assignment!r}, not {assignment!r}")
-    try:
-        summary = autograde_course(course, _students(course, students), force=force, workers=workers,
-                                   executor=executor, scheduler=scheduler, gradebook=not no_gradebook,
-                                   wait=wait)
-    except store.LockedError as exc:
-        raise Fail(str(exc)) from None
+    summary = autograde_course(course, _students(course, students), force=force, workers=workers,
+                               executor=executor, scheduler=scheduler, gradebook=not no_gradebook,
+                               wait=wait)
     n = summary["graded"]
     per = summary["seconds"] / n if n else 0.0
     click.echo(f"graded {n} submission(s) in {summary['seconds']:.2f} s ({per:.3f} s each), "
@@ -164,6 +211,7 @@ def autograde(assignment, students, force, workers, executor, scheduler, no_grad
 def references(check, root):
     """Record the reference outputs of every check from the solution notebooks in source/."""
     course = _course(root)
+    references_mod = _references()
     try:
         fresh = references_mod.record(course)
     except references_mod.ReferenceError as exc:
@@ -212,14 +260,197 @@ def release(assignment, root):
 
 
 @cli.command()
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS",
+              help="Wait this long for a grading run on the course to finish instead of refusing.")
 @click.option("--course", "root", default=".", show_default=True, help="The course folder.")
-def export(root):
+def export(wait, root):
     """Rewrite grades.csv and grades_lms.csv from the graded results."""
     course = _course(root)
-    results = store.all_results(course, _students(course, ()))
-    report.write_grades_csv(course.root / "grades.csv", results, course)
-    report.write_lms_csv(course.root / "grades_lms.csv", results, course)
+    with _run_lock(course, wait):
+        results = store.all_results(course, _students(course, ()))
+        report.write_grades_csv(course.root / "grades.csv", results, course)
+        report.write_lms_csv(course.root / "grades_lms.csv", results, course)
     click.echo(f"wrote grades.csv and grades_lms.csv ({len(results)} students)")
+
+
+# ---------------------------------------------------------------------------------------
+# Gradescope
+
+GRADESCOPE_ZIP = "gradescope_autograder.zip"
+GRADESCOPE_STUDENT = "submission"      # the student id a Gradescope run grades as
+_TEMPLATES = Path(__file__).resolve().parent.parent / "gradescope"
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)      # fixed: the same sources give the same zip, byte for byte
+_SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints"}
+
+
+def _bundle_files(course: Course) -> list[tuple[str, Path]]:
+    """(name in the zip, file) of everything the autograder needs: the two Gradescope
+    scripts, the grader package (with its references and schemas), the project metadata
+    to install it, the course configuration, and the assignment's source and release
+    notebooks (the grader reads the setup cells of both; the bundle goes to Gradescope,
+    never to students)."""
+    references_mod = _references()
+    package = Path(__file__).resolve().parent
+    project = package.parent
+    files: list[tuple[str, Path]] = []
+    for script in ("setup.sh", "run_autograder"):
+        path = _TEMPLATES / script
+        if not path.is_file():
+            raise Fail(f"the Gradescope template {path} is missing")
+        files.append((script, path))
+
+    def tree(top: Path, prefix: str, pattern: str = "*") -> None:
+        for path in sorted(top.rglob(pattern)):
+            rel = path.relative_to(top)
+            if path.is_file() and not _SKIP_PARTS & set(rel.parts) and path.suffix != ".pyc":
+                files.append((f"{prefix}/{rel.as_posix()}", path))
+
+    tree(package, "grader", "*.py")
+    tree(package / "schemas", "grader/schemas")
+    files.append(("grader/" + references_mod.PATH.name, references_mod.PATH))
+    for name in ("pyproject.toml", "README.md"):
+        if (project / name).is_file():
+            files.append((name, project / name))
+    for name in ("course.yaml", "nbgrader_config.py"):
+        if (course.root / name).is_file():
+            files.append((name, course.root / name))
+    for folder, kind in ((course.source_dir(), "source"), (course.release_dir(), "release")):
+        missing = [nb.filename for nb in course.notebooks if not (folder / nb.filename).is_file()]
+        if missing:
+            raise Fail(f"{kind}/{course.assignment} lacks {', '.join(missing)}"
+                       + ("; run `python -m grader release`" if kind == "release" else ""))
+        tree(folder, f"{kind}/{course.assignment}")
+    return files
+
+
+@cli.command("gradescope-bundle")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"Where to write the zip  [default: <course>/dist/{GRADESCOPE_ZIP}]")
+@click.option("--course", "root", default=".", show_default=True, help="The course folder.")
+def gradescope_bundle(output, root):
+    """Build the Gradescope autograder zip (setup.sh, run_autograder and the grader)."""
+    import io
+    import zipfile
+
+    course = _course(root)
+    references_mod = _references()
+    try:
+        refs = references_mod.load()
+    except references_mod.ReferenceError as exc:
+        raise Fail(str(exc)) from None
+    if not refs:
+        raise Fail(f"{references_mod.PATH.name} is empty: run `python -m grader references`")
+    files = _bundle_files(course)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, path in files:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            executable = name in ("setup.sh", "run_autograder")
+            info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    output = output or course.root / "dist" / GRADESCOPE_ZIP
+    tmp = output.parent / f".{output.name}.{secrets.token_hex(4)}.tmp"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    click.echo(f"wrote {output} ({len(files)} files, {len(buf.getvalue()) // 1024} KiB): upload it as the "
+               "assignment's autograder (Ubuntu base image)")
+
+
+def find_submitted_notebooks(folder: Path, course: Course) -> tuple[dict[str, Path], list[str]]:
+    """The course's notebooks among the files a student uploaded to Gradescope: at the top
+    of `folder` or one folder down (an uploaded folder or zip). Returns {file name: path}
+    and notes for the student about what was used or left out."""
+    wanted = [nb.filename for nb in course.notebooks]
+    found: dict[str, Path] = {}
+    notes: list[str] = []
+    if not folder.is_dir():
+        return found, notes
+
+    def visible(p: Path) -> bool:
+        return not p.name.startswith(".") and p.name not in _SKIP_PARTS and p.name != "__MACOSX"
+
+    top = sorted(p for p in folder.iterdir() if visible(p))
+    levels = [[p for p in top if p.is_file()],
+              [q for d in top if d.is_dir() for q in sorted(d.iterdir()) if q.is_file() and visible(q)]]
+    for level in levels:
+        for path in level:
+            if path.name in wanted and path.name not in found:
+                found[path.name] = path
+            elif path.name in wanted and found[path.name] != path:
+                notes.append(f"{path.relative_to(folder).as_posix()} was ignored: "
+                             f"{found[path.name].relative_to(folder).as_posix()} was graded instead")
+    others = sorted({p.relative_to(folder).as_posix() for level in levels for p in level
+                     if p.suffix == ".ipynb" and p.name not in wanted})
+    if others:
+        notes.append(f"notebook(s) not graded (the assignment's notebooks are named {', '.join(wanted)}): "
+                     + ", ".join(others))
+    return found, notes
+
+
+def _gradescope_failure(results: Path, message: str, max_score: float = 0.0) -> None:
+    report.write_json(results, {
+        "score": 0.0, "max_score": report.points(max_score), "output": message,
+        "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden", "tests": [],
+    })
+
+
+@cli.command("run-autograder")
+@click.option("--submission", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder with the student's uploaded files (Gradescope: /autograder/submission).")
+@click.option("--results", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The results.json to write (Gradescope: /autograder/results/results.json).")
+@click.option("--course", "root", default=".", show_default=True, help="The course folder (the unpacked bundle).")
+def run_autograder(submission, results, root):
+    """Grade one Gradescope submission and write Gradescope's results.json."""
+    import tempfile
+
+    from .grading import Grader, isolate
+
+    references_mod = _references()
+    isolate()   # before anything secret is loaded into this process
+    try:
+        course = course_mod.load(root)
+    except CourseError as exc:
+        _gradescope_failure(results, f"The autograder is broken ({exc}); your submission was not graded. "
+                                     "Please tell your instructor.")
+        raise Fail(str(exc)) from None
+    found, notes = find_submitted_notebooks(submission, course)
+    try:
+        grader = Grader(course)
+    except (references_mod.ReferenceError, OSError, ValueError) as exc:
+        _gradescope_failure(results, f"The autograder is broken ({exc}); your submission was not graded. "
+                                     "Please tell your instructor.", course.points)
+        raise Fail(str(exc)) from None
+    try:
+        with tempfile.TemporaryDirectory(prefix="nn-intro-gradescope-") as tmp:
+            folder = Path(tmp) / course.assignment
+            folder.mkdir()
+            for name, path in found.items():
+                shutil.copyfile(path, folder / name)
+            result = grader.grade(GRADESCOPE_STUDENT, folder=folder)
+    except Exception as exc:   # noqa: BLE001 - a grader bug: say so in results.json too
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        _gradescope_failure(results, f"The autograder failed ({type(exc).__name__}: {reason}); your submission "
+                                     "was not graded. Please tell your instructor.", course.points)
+        raise Fail(f"grading failed: {type(exc).__name__}: {reason}") from None
+    if not found:
+        listed = sorted(p.relative_to(submission).as_posix() for p in submission.rglob("*") if p.is_file()) \
+            if submission.is_dir() else []
+        shown = ", ".join(listed[:10]) + (", ..." if len(listed) > 10 else "") if listed else "nothing"
+        result.problems = [p for p in result.problems if p != "no notebooks were submitted"]
+        result.problems.insert(0, "none of the assignment's notebooks were found in your submission "
+                                  f"(expected {', '.join(nb.filename for nb in course.notebooks)}; "
+                                  f"found: {shown}); upload the notebooks themselves")
+    else:
+        result.problems.extend(notes)
+    report.write_json(results, report.gradescope_results(result))
+    click.echo(f"{GRADESCOPE_STUDENT}: {report.fmt_points(result.score)} / {report.fmt_points(result.max_score)}"
+               f" -> {results}")
 
 
 @cli.command(hidden=True)

@@ -400,9 +400,13 @@ h3 { margin: 1.25rem 0 .4rem; font-size: 1.05rem; }
          border-radius: 6px; padding: .6rem 1rem; display: inline-block; }
 .score { color: #5a6370; font-weight: normal; }
 .problems { background: #fff4e5; border-left: 4px solid #e08a00; padding: .5rem 1rem .5rem 2rem; }
-table { border-collapse: collapse; width: 100%; background: #fff; }
-th, td { border: 1px solid #d0d5dc; padding: .35rem .6rem; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; width: 100%; background: #fff; table-layout: fixed; }
+th, td { border: 1px solid #d0d5dc; padding: .35rem .6rem; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #eef0f3; }
+th:nth-child(1) { width: 4.5rem; }
+th:nth-child(2) { width: 36%; }
+th:nth-child(3) { width: 7rem; }
 td.points { white-space: nowrap; text-align: right; }
 .verdict { font-weight: 700; white-space: nowrap; }
 .pass { color: #1a7f37; }
@@ -412,6 +416,17 @@ pre { white-space: pre-wrap; word-break: break-word; margin: 0; font-size: .9rem
 details { margin: 1rem 0; background: #fff; border: 1px solid #d0d5dc; border-radius: 6px;
           padding: .5rem 1rem; }
 summary { cursor: pointer; font-weight: 600; }
+@media (max-width: 40rem) {   /* phones: one block per check instead of four squeezed columns */
+  main { padding: 1rem .75rem; }
+  table, tbody, tr, td { display: block; }
+  thead { display: none; }
+  tr { border: 1px solid #d0d5dc; border-top: none; padding: .4rem .6rem; }
+  tbody tr:first-child { border-top: 1px solid #d0d5dc; }
+  td { border: none; padding: .1rem 0; }
+  td:empty { display: none; }
+  td:first-child, td:nth-child(2) { display: inline; margin-right: .4rem; }
+  td.points { display: inline-block; text-align: left; color: #5a6370; }
+}
 """
 
 

@@ -1476,7 +1476,13 @@ def _find_unsupported(v, depth: int):
 
 
 def _rmtree(path: str) -> None:
+    root = os.path.abspath(path)
+
     def onerror(func, p, exc):
+        # Only ever touch what lies strictly inside the sandbox's own folder: chmod-ing the
+        # parent of the root itself (the system temp folder) would be a disaster.
+        if not os.path.abspath(p).startswith(root + os.sep):
+            return
         try:                            # non-root: a student may have chmod'ed dirs to 000
             os.chmod(os.path.dirname(p), stat.S_IRWXU)
             os.chmod(p, stat.S_IRWXU)
