@@ -399,6 +399,19 @@ def _gradescope_failure(results: Path, message: str, max_score: float = 0.0) -> 
     })
 
 
+def gradescope_student(submission: Path) -> str:
+    """Who is graded on Gradescope: the first user's id in submission_metadata.json (beside
+    the submission folder), so that probe variants differ between students as they do in
+    a class run; GRADESCOPE_STUDENT when there is no usable metadata."""
+    try:
+        meta = json.loads((submission.parent / "submission_metadata.json").read_text(encoding="utf-8"))
+        user = meta["users"][0]
+        ident = str(user.get("id") or user.get("email") or "").strip()
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return GRADESCOPE_STUDENT
+    return f"gradescope-{ident}" if ident and ident.isprintable() and len(ident) < 200 else GRADESCOPE_STUDENT
+
+
 @cli.command("run-autograder")
 @click.option("--submission", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The folder with the student's uploaded files (Gradescope: /autograder/submission).")
@@ -432,7 +445,7 @@ def run_autograder(submission, results, root):
             folder.mkdir()
             for name, path in found.items():
                 shutil.copyfile(path, folder / name)
-            result = grader.grade(GRADESCOPE_STUDENT, folder=folder)
+            result = grader.grade(gradescope_student(submission), folder=folder)
     except Exception as exc:   # noqa: BLE001 - a grader bug: say so in results.json too
         reason = (str(exc).strip().splitlines() or [""])[0]
         _gradescope_failure(results, f"The autograder failed ({type(exc).__name__}: {reason}); your submission "
@@ -449,7 +462,7 @@ def run_autograder(submission, results, root):
     else:
         result.problems.extend(notes)
     report.write_json(results, report.gradescope_results(result))
-    click.echo(f"{GRADESCOPE_STUDENT}: {report.fmt_points(result.score)} / {report.fmt_points(result.max_score)}"
+    click.echo(f"{result.student}: {report.fmt_points(result.score)} / {report.fmt_points(result.max_score)}"
                f" -> {results}")
 
 

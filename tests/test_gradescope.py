@@ -158,3 +158,18 @@ def test_make_gradescope_calls_the_bundle_command():
                           text=True)
     assert proc.returncode == 0, proc.stderr
     assert "-m grader gradescope-bundle" in proc.stdout
+
+
+def test_the_gradescope_user_id_seeds_the_probes(tmp_path):
+    """Gradescope's submission_metadata.json names the student, so students get different probe
+    variants there too; without usable metadata every submission grades as 'submission'."""
+    from grader.cli import GRADESCOPE_STUDENT, gradescope_student
+
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    assert gradescope_student(submission) == GRADESCOPE_STUDENT
+    meta = tmp_path / "submission_metadata.json"
+    meta.write_text('{"users": [{"email": "ada@example.edu", "id": 271828, "name": "Ada"}]}')
+    assert gradescope_student(submission) == "gradescope-271828"
+    meta.write_text('{"users": []}')
+    assert gradescope_student(submission) == GRADESCOPE_STUDENT
