@@ -499,19 +499,47 @@ def demo(root, skip_release):
             shutil.rmtree(dest)
         shutil.copytree(student, dest)
         click.echo(f"   {student.name}: {(student / 'ABOUT.txt').read_text().strip() if (student / 'ABOUT.txt').exists() else ''}")
-    click.echo("3. python -m grader autograde nn_intro --force ...")
+    click.echo("3. python -m grader autograde nn_intro --force --workers 2 ...")
     summary = autograde_course(course, _students(course, ()), force=True, workers=2)
-    n = summary["graded"]
-    click.echo(f"   graded {n} submissions in {summary['seconds']:.2f} s "
-               f"({summary['seconds'] / max(n, 1):.3f} s per submission, 2 workers)")
+    results = summary["results"]
+    slowest = max(results, key=lambda r: r.seconds, default=None)
+    click.echo(f"   graded {summary['graded']} submissions in {summary['seconds']:.2f} s with 2 workers"
+               + (f" ({slowest.student}'s took {slowest.seconds:.1f} s: its time limits at work)"
+                  if slowest and slowest.seconds > 2 else ""))
     click.echo("")
-    click.echo(report.class_table(summary["results"], course))
+    click.echo(report.class_table(results, course))
+    click.echo("")
+    click.echo("4. what students read, e.g. the failed checks of each sample student:")
+    for result in results:
+        failed = [c for nb in result.notebooks for c in nb.checks if not c.passed]
+        problems = [p for nb in result.notebooks for p in nb.problems] + result.problems
+        if not failed and not problems:
+            click.echo(f"   {result.student}: everything passed")
+            continue
+        click.echo(f"   {result.student}: {len(failed)} failed check(s)")
+        for line in problems[:2]:
+            click.echo(f"     ! {line.splitlines()[0][:150]}")
+        for check in failed[:3]:
+            first = (check.message.splitlines() or [""])[0]
+            click.echo(f"     - {check.name}: {first[:150]}")
+        if len(failed) > 3:
+            click.echo(f"     ... {len(failed) - 3} more in feedback/{result.student}/{course.assignment}/feedback.html")
+    from . import gradebook
+
+    totals = gradebook.export_totals(course)
+    same = all(abs(totals.get(r.student, -1) - r.score) < 1e-9 for r in results)
+    click.echo("")
+    click.echo(f"5. nbgrader's gradebook holds the same totals: {'yes' if same else 'NO'} "
+               f"({', '.join(f'{s} {report.fmt_points(t)}' for s, t in sorted(totals.items()))})")
     click.echo("")
     click.echo("Where things are:")
     click.echo("  autograded/<student>/nn_intro/results.json   Gradescope-format results")
     click.echo("  feedback/<student>/nn_intro/feedback.html    feedback page for each student (and feedback.md)")
     click.echo("  grades.csv, grades_lms.csv                    class grades; Canvas/Moodle import")
     click.echo("  gradebook.db                                  nbgrader's gradebook (nbgrader export, formgrader)")
+    click.echo("  make gradescope                               builds dist/gradescope_autograder.zip")
+    if not same:
+        raise Fail("the gradebook disagrees with grades.csv")
 
 
 def main() -> None:

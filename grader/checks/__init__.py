@@ -85,7 +85,7 @@ def _failure_text(function: str, outcome) -> str:
             return f"{function} is not defined (is its answer cell missing or broken?)"
         return f"{function} raised {msg}"
     if outcome.status == "timeout":
-        return f"{function} did not finish in time ({msg})" if msg else f"{function} did not finish in time"
+        return f"{function} did not finish within the check's time limit"
     if outcome.status == "crashed":
         return f"the process running {function} died: {msg}"
     return f"{function} returned something that cannot be graded: {msg}"
@@ -109,6 +109,7 @@ class Trial:
         self.recorded: dict = {}
         self.cases: list[Case] = []
         self.warnings: list[str] = []
+        self.timeout = timeout
         self._deadline = time.monotonic() + timeout
 
     # -- calling the student's code -------------------------------------------------
@@ -118,7 +119,10 @@ class Trial:
             raise StudentFailure(f"the check ran out of time before calling {function}")
         outcome = self._caller(function, args, kwargs, echo, remaining)
         if outcome.status != "ok":
-            raise StudentFailure(_failure_text(function, outcome))
+            text = _failure_text(function, outcome)
+            if outcome.status == "timeout":
+                text += f" ({self.timeout:g} s)"
+            raise StudentFailure(text)
         self.warnings = list(outcome.warnings or [])
         return outcome
 
