@@ -3,17 +3,33 @@
 Every executor grades a student with the same `Grader.grade`, so results are the same
 whichever ran them. Workers are forked from a parent that has numpy and the grader
 imported (pre-warmed); each notebook then gets its own sandbox process from its worker.
-On Dask, each task grades a batch of students in a fresh `python -m grader worker`
-process on the Dask worker (a single-threaded process that can fork safely, unlike the
-threaded Dask worker itself), which returns the results as JSON.
+
+On Dask (`grade_dask`), each task grades a batch of students in a fresh Python process
+started on the Dask worker (`worker_main` below): the Dask worker itself is threaded, and
+forking sandboxes from a threaded process is unsafe, so the batch runs in a
+single-threaded process that calls `Grader()` -- which starts the clean sandbox zygote
+(grading.isolate) before any reference is loaded -- exactly as a local run does. The
+sandbox guarantees (limits, no leaked processes, comparison in the grading process, not
+in the student's) therefore hold on the workers too. The batch process writes its results
+as JSON to a private temporary file; the task returns them as plain dicts.
+
+Requirements on a real cluster: every worker runs the same Python environment (this
+package installed) and sees the course folder at the same path (a shared filesystem).
+A batch process whose Dask worker dies stops too (it watches its stdin, a pipe from the
+worker), and its sandboxes with it.
 """
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
+import os
+import socket
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from typing import Iterator
 
 from .course import Course, load
@@ -48,26 +64,99 @@ def grade_local(course: Course, students: list[str], workers: int = 1) -> Iterat
             yield future.result()
 
 
+# ---------------------------------------------------------------------------------------
+# Dask
+
+MAX_BATCH = 32      # students per Dask task, at most (a batch process costs ~0.3 s to start)
+
+_WORKER_CODE = "from grader.executor import worker_main; worker_main()"
+
+
+def worker_main(argv: list[str] | None = None) -> None:
+    """The batch process of a Dask task: `python -c <_WORKER_CODE> ROOT OUT STUDENT...`.
+    Grades the students of the course at ROOT and writes their results, a JSON list of
+    SubmissionResult dicts, to the file OUT. Exits when its stdin reaches end of file
+    (its Dask worker died), taking its sandboxes with it."""
+    root, out, *students = sys.argv[1:] if argv is None else argv
+    grader = Grader(load(root))     # isolate() first: the zygote never sees a reference
+    _exit_when_stdin_closes()       # a thread, started after the zygote was forked
+    results = [grader.grade(student).to_dict() for student in students]
+    tmp = f"{out}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(results, f)
+    os.replace(tmp, out)
+
+
+def _exit_when_stdin_closes() -> None:
+    import threading
+
+    def watch() -> None:
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        os._exit(75)    # the zygote's PDEATHSIG ends it, and each warden then its sandbox
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def grade_batch_subprocess(root: str, students: list[str]) -> list[dict]:
-    """Grade `students` in a fresh single-threaded process; plain dicts back (runs on a Dask worker)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "grader", "worker", "--course", root, *students],
-        capture_output=True, text=True, check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"grader worker failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
-    return json.loads(proc.stdout)
+    """Grade `students` in a fresh single-threaded process; plain dicts back (runs on a
+    Dask worker). Raises RuntimeError, with the process's last words, if it fails."""
+    if not (Path(root) / "course.yaml").is_file():
+        raise RuntimeError(f"the Dask worker on {socket.gethostname()} cannot see the course folder {root}: "
+                           "the course must be on a filesystem that every worker sees at the same path")
+    env = dict(os.environ)
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    with tempfile.TemporaryDirectory(prefix="nn-intro-dask-") as tmp:
+        out, log = os.path.join(tmp, "results.json"), os.path.join(tmp, "log.txt")
+        with open(log, "wb") as log_file:
+            proc = subprocess.Popen([sys.executable, "-c", _WORKER_CODE, root, out, *students],
+                                    stdin=subprocess.PIPE, stdout=log_file, stderr=log_file,
+                                    env=env, close_fds=True)
+            try:
+                status = proc.wait()
+            finally:
+                if proc.poll() is None:     # interrupted: do not leave it running
+                    proc.kill()
+                    proc.wait()
+                proc.stdin.close()
+        if status != 0 or not os.path.isfile(out):
+            with open(log, "rb") as f:
+                tail = f.read()[-800:].decode("utf-8", "replace").strip()
+            raise RuntimeError(f"the grading process on {socket.gethostname()} failed "
+                               f"(exit status {status}): {tail or 'no output'}")
+        with open(out, encoding="utf-8") as f:
+            return json.load(f)
 
 
-def grade_dask(course: Course, students: list[str], scheduler: str, batch_size: int = 8
+def batches_for(students: list[str], threads: int, batch_size: int | None = None) -> list[list[str]]:
+    """Students in batches: `batch_size` each, or by default about two batches per Dask
+    thread (so that a slow batch does not leave the others idle), at most MAX_BATCH."""
+    if not students:
+        return []
+    size = batch_size or max(1, min(MAX_BATCH, math.ceil(len(students) / (2 * max(1, threads)))))
+    return [students[i:i + size] for i in range(0, len(students), size)]
+
+
+def grade_dask(course: Course, students: list[str], scheduler: str, batch_size: int | None = None
                ) -> Iterator[SubmissionResult]:
-    """Grade on a Dask distributed cluster at `scheduler` (e.g. tcp://127.0.0.1:8786)."""
-    from distributed import Client, as_completed as dask_completed
+    """Grade on a Dask distributed cluster at `scheduler` (e.g. tcp://127.0.0.1:8786).
+    Results in completion order, as `grade_local`."""
+    from distributed import Client
+    from distributed import as_completed as dask_completed
 
-    batches = [students[i:i + batch_size] for i in range(0, len(students), batch_size)]
+    if not students:
+        return
     with Client(scheduler, set_as_default=False) as client:
+        threads = sum(client.nthreads().values())
         futures = [client.submit(grade_batch_subprocess, str(course.root), batch, pure=False)
-                   for batch in batches]
-        for future in dask_completed(futures):
-            for data in future.result():
-                yield SubmissionResult.from_dict(data)
+                   for batch in batches_for(list(students), threads, batch_size)]
+        try:
+            for future in dask_completed(futures, loop=client.loop):
+                for data in future.result():
+                    yield SubmissionResult.from_dict(data)
+        finally:
+            client.cancel([f for f in futures if not f.done()])

@@ -64,10 +64,14 @@ class Grader:
             out.seconds = round(time.perf_counter() - start, 4)
             return out
         out.problems.extend(prepared.problems)
-        with Sandbox(self.limits, label=f"{student} {nb.name}") as box:
+        t_open = time.perf_counter()
+        box = Sandbox(self.limits, label=f"{student} {nb.name}")
+        t_cells = time.perf_counter()
+        try:
             for cell in box.run_cells(prepared.cells):
                 if cell.status != "ok":
                     out.problems.append(f"cell '{cell.cell_id}': {cell.message}")
+            t_checks = time.perf_counter()
             caller = timeout_once_caller(box)
             for fn in nb.functions:
                 out.checks.extend(checks.grade_function(
@@ -77,8 +81,18 @@ class Grader:
             if truncated:
                 out.problems.append(f"the notebook printed more than {self.limits.output_bytes} bytes; "
                                     "the rest was dropped")
+        finally:
+            t_close = time.perf_counter()
+            box.close()
+        end = time.perf_counter()
         out.score = round(sum(c.score for c in out.checks), 6)
-        out.seconds = round(time.perf_counter() - start, 4)
+        out.seconds = round(end - start, 4)
+        start_s = (t_cells - t_open) + (end - t_close)
+        cells_s = t_checks - t_cells
+        student_s = caller.student_seconds
+        out.timings = {"start": round(start_s, 6), "cells": round(cells_s, 6),
+                       "student": round(student_s, 6),
+                       "checks": round(max(0.0, (end - start) - start_s - cells_s - student_s), 6)}
         return out
 
 
@@ -94,9 +108,11 @@ def timeout_once_caller(box: Sandbox):
     and the functions that call it, do not wait for it again."""
     def call(function, args, kwargs, echo, timeout):
         outcome = box.call(function, tuple(args), dict(kwargs), timeout=timeout, echo_args=echo)
+        call.student_seconds += outcome.seconds
         if outcome.status == "timeout" and function.isidentifier():
             box.run_cells([(f"stopped-{function}", _STOPPED.format(name=function, seconds=timeout))])
         return outcome
+    call.student_seconds = 0.0    # the student's own code inside the calls (CallOutcome.seconds)
     return call
 
 

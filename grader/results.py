@@ -32,6 +32,11 @@ class NotebookResult:
     problems: list[str] = field(default_factory=list)   # missing file, invalid JSON, cell errors, edited locked cells
     output: str = ""                                    # captured stdout/stderr of the student's code (capped)
     seconds: float = 0.0
+    # Where `seconds` went (not in results.json): "start" sandbox start and close,
+    # "cells" running the notebook's cells, "student" the student's own code inside the
+    # checks' calls (measured in the sandbox), "checks" the rest (reading the notebook,
+    # probes, comparisons, encoding, IPC). Empty for a notebook that could not be read.
+    timings: dict = field(default_factory=dict)
 
 
 @dataclass
