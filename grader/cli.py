@@ -466,17 +466,6 @@ def run_autograder(submission, results, root):
                f" -> {results}")
 
 
-@cli.command(hidden=True)
-@click.option("--course", "root", required=True)
-@click.argument("students", nargs=-1)
-def worker(root, students):
-    """Grade STUDENTS and print their results as JSON (the Dask executor's task)."""
-    from .grading import Grader
-
-    grader = Grader(_course(root))
-    json.dump([grader.grade(s).to_dict() for s in students], sys.stdout)
-
-
 @cli.command()
 @click.option("--course", "root", default=".", show_default=True, help="The course folder.")
 @click.option("--skip-release", is_flag=True, help="Do not regenerate release/ with nbgrader first.")

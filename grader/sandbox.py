@@ -451,6 +451,7 @@ def _warden_main(parent_pid: int, ctl_r: int, st_w: int, child_args: tuple) -> N
         pass
     me = os.getpid()
     child = -1
+    told_to_stop = False
     debug = os.environ.get("NN_SANDBOX_DEBUG")
     try:
         child = os.fork()
@@ -486,13 +487,19 @@ def _warden_main(parent_pid: int, ctl_r: int, st_w: int, child_args: tuple) -> N
                         pass
             if ctl_r in ready:
                 data = os.read(ctl_r, 64)
-                if not data or b"K" in data:
+                if b"K" in data:
+                    told_to_stop = True     # the parent closes the sandbox and removes its folder
+                    return
+                if not data:
                     return
     except _Finish:
         return
     finally:
         if child > 0:
             _kill_tree(child)
+        if not told_to_stop:
+            # The parent died (or was killed): nobody else will remove the sandbox's folder.
+            _rmtree(os.path.dirname(os.path.abspath(child_args[3])))
 
 
 # ----------------------------------------------------------------------------

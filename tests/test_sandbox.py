@@ -360,6 +360,11 @@ def test_everything_is_gone_when_the_parent_dies_without_close():
     assert status == "ok", res.stderr
     try:
         assert wait_gone([int(grandchild), int(warden), int(child)], 5.0) == []
+        folder = os.path.dirname(workdir)
+        end = time.monotonic() + 5.0
+        while os.path.exists(folder) and time.monotonic() < end:
+            time.sleep(0.02)
+        assert not os.path.exists(folder), "the orphaned warden must remove the sandbox folder"
     finally:
         shutil.rmtree(os.path.dirname(workdir), ignore_errors=True)
 
