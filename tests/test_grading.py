@@ -254,3 +254,26 @@ def relu(z):
 '''
     result = grade(grader, "noisy", overrides={"03_activations": {"relu": noisy}})
     assert by_function(result)[("03_activations", "relu")] == (1.0, 1.0)
+
+
+def test_no_state_leaks_from_one_student_to_the_next(grader):
+    """A submission that patches numpy and writes into its working folder does not change
+    how the next student is graded: every notebook starts from a clean process."""
+    patcher = '''
+import os
+np.maximum = lambda *a, **k: "patched"
+open("left_behind.txt", "w").write("x")
+def relu(z):
+    return np.where(np.asarray(z) > 0, z, 0.0) * 1.0
+'''
+    first = grade(grader, "patcher", overrides={"03_activations": {"relu": patcher}})
+    assert first.notebook("03_activations").score == first.notebook("03_activations").max_score
+    checker = '''
+import os
+assert not os.path.exists("left_behind.txt")
+def relu(z):
+    return np.maximum(0.0, np.asarray(z, dtype=float))
+'''
+    second = grade(grader, "after-patcher", overrides={"03_activations": {"relu": checker}})
+    assert not second.notebook("03_activations").problems
+    assert second.notebook("03_activations").score == second.notebook("03_activations").max_score
