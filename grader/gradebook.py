@@ -257,6 +257,24 @@ def _function_scores(result: SubmissionResult) -> dict[tuple[str, str], float]:
     return scores
 
 
+def _update_in_place(gb, course: Course, result: SubmissionResult, ours: dict, old) -> bool:
+    """A regrade of a submission that already has a grade row for each of our cells: set
+    the new auto scores on those rows in one commit (atomic, and what people entered stays
+    untouched). False if the rows do not all exist (then the submission is rebuilt)."""
+    rows = {grade.cell_id: grade for snb in old.notebooks for grade in snb.grades}
+    if not set(ours) <= set(rows):
+        return False
+    scores = _function_scores(result)
+    old.timestamp = _submission_timestamp(course, result)
+    for cell_id, where in ours.items():
+        grade = rows[cell_id]
+        grade.auto_score = round(scores.get(where, 0.0), 6)
+        # as nbgrader's SaveAutoGrades: a manual score on a regraded cell asks for review
+        grade.needs_manual_grade = grade.manual_score is not None
+    gb.db.commit()
+    return True
+
+
 def _record_one(gb, course: Course, result: SubmissionResult, ours: dict) -> None:
     from nbgrader.api import MissingEntry
 
@@ -271,6 +289,8 @@ def _record_one(gb, course: Course, result: SubmissionResult, ours: dict) -> Non
     except MissingEntry:
         pass
     else:
+        if _update_in_place(gb, course, result, ours, old):
+            return
         kept = _Kept(old)
         gb.remove_submission(course.assignment, student)
     with warnings.catch_warnings():
