@@ -1,8 +1,10 @@
 """Shared fixtures: the course, temporary course copies, synthetic submissions."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,28 @@ def copy_course(dest: Path) -> Path:
 @pytest.fixture
 def course_copy(tmp_path):
     return copy_course(tmp_path)
+
+
+@pytest.fixture
+def reachable_dir():
+    """A temporary folder that the sandbox's unprivileged user can reach (pytest's are 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="nn-intro-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def holds_open(pid: int, path) -> bool:
+    """Does process `pid` have `path` open?"""
+    target = str(path)
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
+        except OSError:
+            pass
+    return False

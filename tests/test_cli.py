@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import submissions as S
-from conftest import ROOT, copy_course
+from conftest import ROOT, copy_course, holds_open
 from grader import cli as cli_mod
 from grader import course as course_mod
 from grader import gradebook, store
@@ -40,20 +40,6 @@ def one_line_error(proc: subprocess.CompletedProcess, fragment: str) -> str:
     assert fragment in lines[0], lines[0]
     assert proc.stdout == ""
     return lines[0]
-
-
-def has_open(pid: int, path: str) -> bool:
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") == path:
-                return True
-        except OSError:
-            pass
-    return False
 
 
 def counts(proc: subprocess.CompletedProcess) -> tuple[int, int]:
@@ -196,7 +182,7 @@ def test_a_run_holding_the_lock_makes_another_refuse_or_wait(course_root):
                                    stderr=subprocess.PIPE, text=True)
         lock_file = os.path.realpath(course_root / ".grader" / "lock")
         deadline = time.monotonic() + 60
-        while not has_open(waiting.pid, lock_file):              # it reached the lock ...
+        while not holds_open(waiting.pid, lock_file):              # it reached the lock ...
             assert waiting.poll() is None and time.monotonic() < deadline, waiting.communicate()
             time.sleep(0.01)
         time.sleep(0.5)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import submissions as S
-from conftest import copy_course
+from conftest import copy_course, holds_open
 from grader import course as course_mod
 from grader import gradebook, store
 
@@ -184,22 +184,6 @@ def leftovers(root: Path) -> list[str]:
         if (".tmp" in name or name.startswith("tmp") or name.endswith(("-journal", "-wal"))):
             bad.append(str(path.relative_to(root)))
     return sorted(bad)
-
-
-def holds_open(pid: int, path: Path) -> bool:
-    """Does process `pid` have `path` open?"""
-    target = str(path)
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
-                return True
-        except OSError:
-            pass
-    return False
 
 
 def in_gradebook_sync(run: Run, db: Path, seen: dict) -> bool:

@@ -4,10 +4,8 @@ guarantees hold on its workers: limits, no leaked processes."""
 import json
 import os
 import select
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,15 +30,6 @@ STUDENTS = {
     "flood": {"03_activations": {"relu_derivative": S.HOSTILE["output_flood"][2]}},
     "daemon": {"02_xor_network": {"compute_loss": S.HOSTILE["detached_child"][2]}},
 }
-
-
-@pytest.fixture
-def reachable_dir():
-    """A temporary folder that the sandbox's unprivileged user can reach (pytest's are 0700)."""
-    folder = Path(tempfile.mkdtemp(prefix="nn-intro-test-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_course(folder: Path):

@@ -2,8 +2,6 @@
 hostile code and broken notebooks. No mocks: real processes, real notebooks."""
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -139,15 +137,6 @@ def test_a_detached_grandchild_is_gone_after_grading(grader, reachable_dir):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert result.notebook("02_xor_network").score == result.notebook("02_xor_network").max_score
-
-
-@pytest.fixture
-def reachable_dir():
-    """A temporary folder that the sandbox's unprivileged user can reach (pytest's are 0700)."""
-    folder = Path(tempfile.mkdtemp(prefix="nn-intro-test-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_raw(grader, student, files: dict):
