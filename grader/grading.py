@@ -46,7 +46,15 @@ class Grader:
         if not folder.is_dir() or not any(folder.glob("*.ipynb")):
             result.problems.append("no notebooks were submitted")
         for nb in self.course.notebooks:
-            result.notebooks.append(self.grade_notebook(nb, student, folder / nb.filename))
+            try:
+                result.notebooks.append(self.grade_notebook(nb, student, folder / nb.filename))
+            except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the class run
+                why = f"the grader could not grade this notebook ({type(exc).__name__}: {exc}); " \
+                      "tell your instructor"
+                result.notebooks.append(NotebookResult(
+                    notebook=nb.name, score=0.0, max_score=nb.points, problems=[why],
+                    checks=[_zero(spec, checks.definition(spec).title, why)
+                            for fn in nb.functions for spec in fn.checks]))
         result.score = round(sum(nb.score for nb in result.notebooks), 6)
         result.graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         result.seconds = round(time.perf_counter() - start, 4)

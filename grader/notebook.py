@@ -51,8 +51,25 @@ def read(path: Path) -> dict:
         raise NotebookUnreadable(f"{path.name} is not a Jupyter notebook (no list of cells)")
     if data.get("nbformat") != 4:
         raise NotebookUnreadable(f"{path.name} is not an nbformat 4 notebook")
-    data["cells"] = [c for c in data["cells"] if isinstance(c, dict)]
+    data["cells"] = [_clean_cell(c) for c in data["cells"] if isinstance(c, dict)]
     return data
+
+
+def _clean_cell(cell: dict) -> dict:
+    """A cell whose fields have the types the grader reads (a hand-edited notebook may have
+    anything there): metadata a dict, source a string, cell_type a string."""
+    meta = cell.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+    if not isinstance(meta.get("nbgrader", {}), dict):
+        meta = {k: v for k, v in meta.items() if k != "nbgrader"}
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(s for s in source if isinstance(s, str))
+    elif not isinstance(source, str):
+        source = ""
+    kind = cell.get("cell_type")
+    return {**cell, "metadata": meta, "source": source, "cell_type": kind if isinstance(kind, str) else ""}
 
 
 @dataclass

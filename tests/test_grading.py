@@ -266,3 +266,24 @@ def relu(z):
     second = grade(grader, "after-patcher", overrides={"03_activations": {"relu": checker}})
     assert not second.notebook("03_activations").problems
     assert second.notebook("03_activations").score == second.notebook("03_activations").max_score
+
+
+def test_odd_json_in_a_notebook_is_a_verdict_not_a_crash(grader):
+    """Valid JSON with the wrong types where nbformat expects others (hand-edited files)."""
+    folder = grader.course.submitted_dir() / "odd" / grader.course.assignment
+    S.write_submission(folder)
+    path = folder / "03_activations.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"][0]["metadata"] = ["not", "a", "dict"]
+    nb["cells"][1]["source"] = 42
+    nb["cells"].append("not a cell")
+    for cell in nb["cells"]:
+        meta = cell.get("metadata") if isinstance(cell, dict) else None
+        if isinstance(meta, dict) and meta.get("nbgrader", {}).get("grade_id") == "relu":
+            cell["metadata"]["nbgrader"] = "locked?"
+    path.write_text(json.dumps(nb))
+    result = grader.grade("odd")
+    nb3 = result.notebook("03_activations")
+    assert any("'relu' was deleted" in p for p in nb3.problems)
+    assert nb3.score == nb3.max_score      # the course's own cells ran; the answers are intact
+    assert result.notebook("01_perceptron").score == result.notebook("01_perceptron").max_score
