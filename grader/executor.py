@@ -64,9 +64,21 @@ def grade_local(course: Course, students: list[str], workers: int = 1) -> Iterat
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(str(course.root),)) as pool:
-        futures = [pool.submit(_grade_in_worker, s) for s in students]
+        futures = {pool.submit(_grade_in_worker, s): s for s in students}
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed from outside
+                yield failed_result(course, futures[future], exc)
+
+
+def failed_result(course: Course, student: str, exc: BaseException) -> SubmissionResult:
+    """The verdict for a student whose grading itself failed: zero, and why, so that the
+    class run goes on and the next run grades the student again (no fingerprint)."""
+    why = (f"grading did not complete ({type(exc).__name__}: {str(exc)[:200]}); "
+           "it will be retried on the next run")
+    return SubmissionResult(student=student, assignment=course.assignment, score=0.0,
+                            max_score=course.points, problems=[why], fingerprint="")
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SETUP_ID = "setup"
+MAX_NOTEBOOK_BYTES = 32 * 2**20   # a notebook with outputs is rarely over a few MiB
 ANSWER_SUFFIX = "_answer"
 
 
@@ -37,6 +38,9 @@ def read(path: Path) -> dict:
     """A notebook as a dict (nbformat v4), tolerant of student edits but not of broken JSON."""
     if not path.is_file():
         raise NotebookUnreadable(f"{path.name} was not submitted")
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise NotebookUnreadable(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB "
+                                 "(clear the outputs and submit again)")
     try:
         raw = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -2,6 +2,7 @@
 hostile code and broken notebooks. No mocks: real processes, real notebooks."""
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -287,3 +288,34 @@ def test_odd_json_in_a_notebook_is_a_verdict_not_a_crash(grader):
     assert any("'relu' was deleted" in p for p in nb3.problems)
     assert nb3.score == nb3.max_score      # the course's own cells ran; the answers are intact
     assert result.notebook("01_perceptron").score == result.notebook("01_perceptron").max_score
+
+
+def test_an_oversized_notebook_is_a_verdict(grader):
+    from grader.notebook import MAX_NOTEBOOK_BYTES
+
+    folder = grader.course.submitted_dir() / "huge" / grader.course.assignment
+    S.write_submission(folder)
+    with open(folder / "02_xor_network.ipynb", "ab") as f:
+        f.truncate(MAX_NOTEBOOK_BYTES + 1)
+    result = grader.grade("huge")
+    assert result.notebook("02_xor_network").score == 0
+    assert any("larger than" in p for p in result.notebook("02_xor_network").problems)
+    assert result.notebook("03_activations").score == result.notebook("03_activations").max_score
+
+
+def test_a_broken_worker_pool_gives_verdicts_not_a_crash(tmp_path):
+    """If grading itself fails in a pool worker (here: its initialiser cannot load the
+    course notebooks), every affected student gets a zero with the reason, no fingerprint
+    (so the next run grades them again), and the run goes on."""
+    from conftest import copy_course
+    from grader import course as course_mod
+    from grader.executor import grade_local
+
+    root = copy_course(tmp_path)
+    for student in ("a", "b", "c"):
+        S.write_submission(root / "submitted" / student / "nn_intro")
+    shutil.rmtree(root / "source")
+    results = list(grade_local(course_mod.load(root), ["a", "b", "c"], workers=2))
+    assert sorted(r.student for r in results) == ["a", "b", "c"]
+    for r in results:
+        assert r.score == 0 and r.fingerprint == "" and "grading did not complete" in r.problems[0]
