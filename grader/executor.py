@@ -169,11 +169,15 @@ def grade_dask(course: Course, students: list[str], scheduler: str, batch_size: 
         return
     with Client(scheduler, set_as_default=False) as client:
         threads = sum(client.nthreads().values())
-        futures = [client.submit(grade_batch_subprocess, str(course.root), batch, pure=False)
-                   for batch in batches_for(list(students), threads, batch_size)]
+        batches = {client.submit(grade_batch_subprocess, str(course.root), batch, pure=False): batch
+                   for batch in batches_for(list(students), threads, batch_size)}
+        futures = list(batches)
         try:
             for future in dask_completed(futures, loop=client.loop):
-                for data in future.result():
-                    yield SubmissionResult.from_dict(data)
+                try:
+                    done = [SubmissionResult.from_dict(data) for data in future.result()]
+                except Exception as exc:  # noqa: BLE001 - a lost worker or batch: verdicts, not a crash
+                    done = [failed_result(course, student, exc) for student in batches[future]]
+                yield from done
         finally:
             client.cancel([f for f in futures if not f.done()])
