@@ -192,13 +192,15 @@ def gradebook_token(path: Path) -> int:
     if not path.is_file():
         return 0
     try:
-        db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=30)
+        # read-write (never create): a run killed mid-write leaves a hot journal, which only
+        # a writable connection can roll back, as nbgrader's next connection would anyway
+        db = sqlite3.connect(f"file:{quote(str(path))}?mode=rw", uri=True, timeout=30)
     except sqlite3.Error:
         return 0
     try:
         return int(db.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.Error:
-        return 0      # e.g. a hot journal a read-only connection cannot roll back: re-record
+        return 0      # unreadable: the marks do not count, everything is recorded again
     finally:
         db.close()
 
