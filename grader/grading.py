@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import checks, references
 from .course import Course, NotebookSpec
-from .notebook import MAX_NOTEBOOK_BYTES, CourseNotebook, NotebookUnreadable, prepare, read
+from .notebook import MAX_NOTEBOOK_BYTES, NotebookUnreadable, prepare, read
 from .results import CheckResult, NotebookResult, SubmissionResult
 from .sandbox import Limits, Sandbox, prewarm, start_zygote
 

@@ -16,10 +16,6 @@ MAX_NOTEBOOK_BYTES = 32 * 2**20   # a notebook with outputs is rarely over a few
 ANSWER_SUFFIX = "_answer"
 
 
-def answer_id(function: str) -> str:
-    return f"{function}{ANSWER_SUFFIX}"
-
-
 def nbgrader_meta(cell) -> dict:
     meta = cell.get("metadata", {}).get("nbgrader")
     return meta if isinstance(meta, dict) else {}

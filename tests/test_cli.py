@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import submissions as S
-from conftest import ROOT, copy_course, holds_open
+from conftest import copy_course, gradebook_submissions, holds_open
 from grader import cli as cli_mod
 from grader import course as course_mod
 from grader import gradebook, store
@@ -55,17 +55,6 @@ def grades_csv(root: Path) -> dict[str, float]:
     students = [r["student"] for r in rows]
     assert len(students) == len(set(students)), f"duplicate rows in grades.csv: {students}"
     return {r["student"]: float(r["total"]) for r in rows}
-
-
-def gradebook_submissions(course) -> dict[str, list[float]]:
-    """student -> scores of their submissions of the assignment, through nbgrader's API."""
-    from nbgrader.api import Gradebook
-
-    out: dict[str, list[float]] = {}
-    with Gradebook(gradebook.default_db_url(course), course_id=course.course_id) as gb:
-        for sub in gb.assignment_submissions(course.assignment):
-            out.setdefault(sub.student.id, []).append(round(float(sub.score), 6))
-    return out
 
 
 def submit(root: Path, student: str, kind: str) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import submissions as S
-from conftest import copy_course, holds_open
+from conftest import copy_course, gradebook_submissions, holds_open
 from grader import course as course_mod
 from grader import gradebook, store
 
@@ -163,16 +163,6 @@ def read_grades(root: Path) -> dict[str, dict]:
 def results_json(course, student: str) -> dict:
     data = json.loads((course.autograded_dir() / student / ASSIGNMENT / "results.json").read_text(encoding="utf-8"))
     return {"score": data["score"], "tests": [(t["name"], t["score"], t["status"]) for t in data["tests"]]}
-
-
-def gradebook_submissions(course) -> dict[str, list[float]]:
-    from nbgrader.api import Gradebook
-
-    out: dict[str, list[float]] = {}
-    with Gradebook(gradebook.default_db_url(course), course_id=course.course_id) as gb:
-        for sub in gb.assignment_submissions(course.assignment):
-            out.setdefault(sub.student.id, []).append(round(float(sub.score), 6))
-    return out
 
 
 def leftovers(root: Path) -> list[str]:

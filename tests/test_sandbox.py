@@ -475,7 +475,7 @@ def test_root_child_cannot_write_outside_its_work_dir():
     os.chmod(outside, 0o755)
     try:
         with Sandbox(FAST) as s:
-            s.run_cells(cells(a=f"""
+            s.run_cells(cells(a="""
                 import os
                 def attempt(path):
                     try:
