@@ -35,7 +35,7 @@ from typing import Iterator
 
 from .course import Course, load
 from .grading import Grader
-from .sandbox import _PR_SET_PDEATHSIG, _prctl
+from .sandbox.posix import PR_SET_PDEATHSIG, prctl
 from .results import SubmissionResult
 
 _worker_grader: Grader | None = None
@@ -45,7 +45,7 @@ def _init_worker(root: str) -> None:
     global _worker_grader
     # A pool worker dies with the run that started it (a killed run leaves no grader behind;
     # its sandboxes' wardens follow their own parent).
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _worker_grader = Grader(load(root))
 
 

@@ -17,7 +17,8 @@ from . import checks, references
 from .course import Course, NotebookSpec
 from .notebook import MAX_NOTEBOOK_BYTES, NotebookUnreadable, prepare, read
 from .results import CheckResult, NotebookResult, SubmissionResult
-from .sandbox import Limits, Sandbox, prewarm, start_zygote
+from .sandbox import IsolationUnavailable, Limits, Sandbox, SandboxError, detect_isolation, hide, \
+    start_zygote
 
 
 class Grader:
@@ -28,7 +29,7 @@ class Grader:
         self.limits = Limits.from_mapping(course.limits)
         # Sandboxes must fork from a process that has never seen a reference value or a
         # solution: start the clean zygote before loading them (a no-op if it runs).
-        isolate()
+        self.isolation = isolate(course)
         protect_course_files(course)
         self.references = references.load()
         self.notebooks = {nb.name: references.course_notebook(course, nb.name) for nb in course.notebooks}
@@ -42,7 +43,10 @@ class Grader:
         start = time.perf_counter()
         result = SubmissionResult(student=student, assignment=self.course.assignment, score=0.0,
                                   max_score=self.course.points,
-                                  fingerprint=submission_fingerprint(folder, self.fingerprint))
+                                  fingerprint=submission_fingerprint(folder, self.fingerprint),
+                                  isolation=self.isolation)
+        if self.isolation == "none":
+            result.problems.append(UNSAFE_NOTE)
         if not folder.is_dir() or not any(folder.glob("*.ipynb")):
             result.problems.append("no notebooks were submitted")
         for nb in self.course.notebooks:
@@ -124,10 +128,29 @@ def timeout_once_caller(box: Sandbox):
     return call
 
 
-def isolate() -> None:
-    """Pre-import what student code commonly uses, then start the sandbox zygote."""
-    prewarm()
+UNSAFE_NOTE = "graded WITHOUT isolation (--unsafe-no-isolation): student code ran as the grader's user"
+_self_tested: set[int] = set()
+
+
+def isolate(course: Course | None = None) -> str:
+    """Start the sandbox zygote before anything secret is loaded into this process, and
+    prove once per process that a sandbox starts and runs a cell.  Returns the isolation
+    mode; raises IsolationUnavailable (one line: what is missing) when there is none."""
+    mode = detect_isolation().mode
+    if course is not None:
+        hide(course.root, references.PATH)
+    hide(references.PATH)
     start_zygote()
+    if os.getpid() not in _self_tested:
+        try:
+            with Sandbox(Limits(cell_timeout=60), label="self-test") as box:
+                outcome = box.run_cells([("self-test", "x = 1")])[0]
+        except SandboxError as exc:
+            raise IsolationUnavailable(f"the sandbox does not work on this machine: {exc}") from None
+        if outcome.status != "ok":
+            raise IsolationUnavailable(f"the sandbox does not work on this machine: {outcome.message}")
+        _self_tested.add(os.getpid())
+    return mode
 
 
 def protect_course_files(course: Course) -> None:
@@ -164,7 +187,7 @@ def grader_fingerprint(course: Course) -> str:
     """Changes when the checks, the references, course.yaml or the course notebooks change."""
     h = hashlib.sha256()
     package = Path(__file__).resolve().parent
-    _hash_files(h, sorted(package.glob("*.py")) + sorted((package / "checks").glob("*.py")))
+    _hash_files(h, sorted(package.rglob("*.py")))
     h.update(references.fingerprint().encode())
     _hash_files(h, [course.root / "course.yaml"])
     _hash_files(h, sorted(course.source_dir().glob("*.ipynb")))

@@ -50,6 +50,7 @@ class SubmissionResult:
     fingerprint: str = ""    # content hash of the submission, the checks and the references
     graded_at: str = ""      # ISO 8601 UTC
     seconds: float = 0.0
+    isolation: str = ""      # how student code was isolated: namespaces | uid | none
 
     def notebook(self, name: str) -> NotebookResult | None:
         return next((nb for nb in self.notebooks if nb.notebook == name), None)

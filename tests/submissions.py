@@ -172,9 +172,8 @@ def compute_loss(y_hat, y):
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
-            with open(os.environ.get("NN_INTRO_HOSTILE_PIDFILE", "pid.txt"), "a") as f:
-                f.write(f"{os.getpid()}\\n")
-            time.sleep(600)
+            print("daemon started", flush=True)
+            os.execv("/bin/sleep", ["sleep", os.environ.get("NN_INTRO_HOSTILE_TOKEN", "600")])
         os._exit(0)
     return 0.5 * float(np.sum((y_hat - y) ** 2))
 """),

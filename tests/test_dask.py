@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import submissions as S
-from conftest import copy_course
+from conftest import copy_course, marked, new_token
 from grader import course as course_mod
 from grader import store
 from grader.cli import autograde_course
@@ -82,11 +82,8 @@ def cluster(tmp_path, reachable_dir):
     pids, the pid file the hostile code writes on the workers)."""
     script = tmp_path / "cluster.py"
     script.write_text(CLUSTER)
-    drop = reachable_dir / "dask-drop"
-    drop.mkdir()
-    drop.chmod(0o777)
-    pidfile = drop / "pids.txt"
-    env = {**os.environ, "NN_INTRO_HOSTILE_PIDFILE": str(pidfile)}     # the workers inherit it
+    token = new_token()
+    env = {**os.environ, "NN_INTRO_HOSTILE_TOKEN": token}     # the workers inherit it
     proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             env=env, text=True)
     try:
@@ -94,7 +91,7 @@ def cluster(tmp_path, reachable_dir):
         assert ready, "the Dask cluster did not start within 60 s"
         address, *pids = proc.stdout.readline().split()
         assert address.startswith("tcp://127.0.0.1:"), address
-        yield address, [int(p) for p in pids], pidfile
+        yield address, [int(p) for p in pids], token
     finally:
         proc.stdin.close()
         try:
@@ -105,17 +102,14 @@ def cluster(tmp_path, reachable_dir):
 
 
 def test_dask_and_local_executors_give_identical_results(tmp_path, reachable_dir, monkeypatch, cluster):
-    address, worker_pids, dask_pidfile = cluster
-    drop = reachable_dir / "drop"
-    drop.mkdir()
-    drop.chmod(0o777)
-    local_pidfile = drop / "local.txt"
+    address, worker_pids, dask_token = cluster
+    local_token = new_token()
     (tmp_path / "local").mkdir()
     (tmp_path / "dask").mkdir()
     local, remote = make_course(tmp_path / "local"), make_course(tmp_path / "dask")
     students = sorted(STUDENTS)
 
-    monkeypatch.setenv("NN_INTRO_HOSTILE_PIDFILE", str(local_pidfile))
+    monkeypatch.setenv("NN_INTRO_HOSTILE_TOKEN", local_token)
     autograde_course(local, students, workers=2, gradebook=False, echo=lambda *a, **k: None)
 
     proc = subprocess.run([sys.executable, "-m", "grader", "autograde", "nn_intro", "--executor", "dask",
@@ -155,9 +149,8 @@ def test_dask_and_local_executors_give_identical_results(tmp_path, reachable_dir
 
     # the detached grandchildren that the hostile code started, here and on the workers,
     # are all gone
-    for where, pidfile in (("local", local_pidfile), ("dask", dask_pidfile)):
-        pids = [int(p) for p in pidfile.read_text().split()] if pidfile.exists() else []
-        assert pids, f"the hostile code did not start its daemons ({where}), so this proves nothing"
-        for pid in pids:
-            with pytest.raises(ProcessLookupError):
-                os.kill(pid, 0)
+    for where, course_, token in (("local", local, local_token), ("dask", remote, dask_token)):
+        daemon = store.load_result(course_, "daemon").notebook("02_xor_network")
+        assert "daemon started" in daemon.output, \
+            f"the hostile code did not start its daemons ({where}), so this proves nothing"
+        assert marked(token) == [], where

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 import submissions as S
+from conftest import marked, new_token
 from grader import course as course_mod
 from grader import report
 from grader.grading import Grader
@@ -122,21 +123,16 @@ def test_writes_outside_the_work_dir_fail(grader, reachable_dir):
     assert result.score == result.max_score
 
 
-def test_a_detached_grandchild_is_gone_after_grading(grader, reachable_dir):
-    drop = reachable_dir / "drop"
-    drop.mkdir()
-    drop.chmod(0o777)
-    pidfile = drop / "pids.txt"
-    os.environ["NN_INTRO_HOSTILE_PIDFILE"] = str(pidfile)
+def test_a_detached_grandchild_is_gone_after_grading(grader):
+    token = new_token()
+    os.environ["NN_INTRO_HOSTILE_TOKEN"] = token
     try:
         result = grade(grader, "daemon", overrides={"02_xor_network": {"compute_loss": S.HOSTILE["detached_child"][2]}})
     finally:
-        del os.environ["NN_INTRO_HOSTILE_PIDFILE"]
-    pids = [int(p) for p in pidfile.read_text().split()] if pidfile.exists() else []
-    assert pids, "the hostile code did not start its daemon, so this test proves nothing"
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+        del os.environ["NN_INTRO_HOSTILE_TOKEN"]
+    assert "daemon started" in result.notebook("02_xor_network").output, \
+        "the hostile code did not start its daemon, so this test proves nothing"
+    assert marked(token) == []
     assert result.notebook("02_xor_network").score == result.notebook("02_xor_network").max_score
 
 

@@ -1,0 +1,34 @@
+"""The limits of one notebook's sandbox (course.yaml's `limits:`) and the protocol's bounds."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+REQUEST_MAX = 64 * 1024 * 1024      # one request frame to the child (a call's arguments)
+REPLY_MAX = 4 * 1024 * 1024         # one reply frame from the child: more is a verdict
+FSIZE_MAX = 8 * 1024 * 1024         # RLIMIT_FSIZE of the child (one file)
+MESSAGE_MAX = 2000                  # characters of a message the parent keeps from the child
+WARNINGS_MAX = 10                   # warnings kept per call
+
+
+@dataclass(frozen=True)
+class Limits:
+    check_timeout: float = 10.0     # default wall-clock budget of one call
+    cell_timeout: float = 20.0      # wall-clock seconds for one cell
+    notebook_cpu: int = 120         # RLIMIT_CPU of each process of the notebook (seconds)
+    notebook_memory_mb: int = 1536  # memory of all the notebook's processes together
+    output_bytes: int = 20000       # captured stdout+stderr kept
+    processes: int = 64             # processes (threads) the notebook may run at once
+    disk_mb: int = 256              # all files the notebook writes, together
+
+    @classmethod
+    def from_mapping(cls, d) -> "Limits":
+        """From course.yaml's `limits:` mapping; unknown keys are ignored."""
+        kw = {}
+        for f in fields(cls):
+            if d and f.name in d and d[f.name] is not None:
+                conv = float if f.type in (float, "float") else int
+                kw[f.name] = conv(d[f.name])
+        return cls(**kw)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
