@@ -107,10 +107,14 @@ def autograde_course(course: Course, students: list[str], *, force: bool = False
     result files at the end of every run, so a rerun after a kill finishes the job."""
     from . import executor as executors
     from .grading import grader_fingerprint, isolate, submission_fingerprint
+    from .sandbox import IsolationUnavailable
 
     references_mod = _references()
 
-    isolate()   # before anything secret is loaded into this process
+    try:
+        isolate(course)   # before anything secret is loaded into this process
+    except IsolationUnavailable as exc:
+        raise Fail(str(exc)) from None
     with _run_lock(course, wait):
         store.sweep_temp_files(course)          # leftovers of a killed run
         try:
@@ -189,9 +193,16 @@ def _sync_gradebook(course: Course, results: list[SubmissionResult]) -> None:
 @click.option("--no-gradebook", is_flag=True, help="Do not record the grades in nbgrader's gradebook.db.")
 @click.option("--wait", type=float, default=0.0, metavar="SECONDS",
               help="Wait this long for another run on the course to finish instead of refusing.")
+@click.option("--unsafe-no-isolation", is_flag=True,
+              help="Grade even where student code cannot be isolated (no user namespaces, not root): "
+                   "student code then runs as you, and every result says so.")
 @click.option("--course", "root", default=".", show_default=True, help="The course folder.")
-def autograde(assignment, students, force, workers, executor, scheduler, no_gradebook, wait, root):
+def autograde(assignment, students, force, workers, executor, scheduler, no_gradebook, wait,
+              unsafe_no_isolation, root):
     """Grade submitted/<student>/ASSIGNMENT/ into autograded/, feedback/, grades.csv and the gradebook."""
+    if unsafe_no_isolation:
+        from .sandbox.isolation import UNSAFE_ENV
+        os.environ[UNSAFE_ENV] = "1"       # pool workers and batch processes inherit it
     course = _course(root)
     if assignment != course.assignment:
         raise Fail(f"this course's assignment is {course.assignment!r}, not {assignment!r}")
@@ -423,9 +434,15 @@ def run_autograder(submission, results, root):
     import tempfile
 
     from .grading import Grader, isolate
+    from .sandbox import IsolationUnavailable
 
     references_mod = _references()
-    isolate()   # before anything secret is loaded into this process
+    try:
+        isolate()   # before anything secret is loaded into this process
+    except IsolationUnavailable as exc:
+        _gradescope_failure(results, f"The autograder cannot run here ({exc}); your submission was "
+                                     "not graded. Please tell your instructor.")
+        raise Fail(str(exc)) from None
     try:
         course = course_mod.load(root)
     except CourseError as exc:

@@ -542,6 +542,10 @@ def class_table(results: Iterable[SubmissionResult], course: Course) -> str:
         out.append(line(table[-1]))
     n = len(rows)
     out.append(f"{n} student{'s' if n != 1 else ''}")
+    unsafe = sum(1 for r in rows if r.isolation == "none")
+    if unsafe:
+        out.append(f"WARNING: {unsafe} student{'s were' if unsafe != 1 else ' was'} graded WITHOUT "
+                   f"isolation (--unsafe-no-isolation): their code ran as the grader's user")
     return "\n".join(out) + "\n"
 
 

@@ -21,7 +21,8 @@ def child_config(mode: str, limits: Limits, workdir: str, ext_dir: str,
                  ident: tuple[int, int] | None, nproc: int | None) -> dict:
     """The one description of a child, sent to the zygote (or used by a direct fork)."""
     return {"mode": mode, "limits": limits.to_dict(), "workdir": workdir, "ext_dir": ext_dir,
-            "ident": ident, "nproc": nproc, "env": _child_env()}
+            "ident": ident, "nproc": nproc, "env": _child_env(),
+            "landlock": isolation.landlock_paths() if mode == "uid" else None}
 
 
 def _child_env() -> dict[str, str]:

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from .. import wire
-from . import framing, seccomp
+from . import framing, landlock, seccomp
 from .limits import REPLY_MAX, REQUEST_MAX, FSIZE_MAX, Limits
 from .posix import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, close_fds_except, drop_capabilities, \
     effective_capabilities, find_openblas_setter, prctl, write_all
@@ -309,6 +309,10 @@ def run(cfg: dict, req_fd: int, rep_fd: int, out_fd: int, parent_pid: int) -> No
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         if cfg["nproc"] is not None:
             resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
+        ruleset = -1
+        if cfg["mode"] == "uid" and cfg.get("landlock"):
+            ll = cfg["landlock"]
+            ruleset = landlock.prepare(ll["read"], [workdir, cfg["ext_dir"]], ll["devices"])
         ident = cfg.get("ident")
         if ident is not None:
             from .imports import install_fd_finder, open_path_dirs
@@ -333,6 +337,8 @@ def run(cfg: dict, req_fd: int, rep_fd: int, out_fd: int, parent_pid: int) -> No
             if effective_capabilities() != 0:
                 raise OSError("capabilities could not be dropped")
             prctl(PR_SET_NO_NEW_PRIVS, 1)
+            if ruleset >= 0:
+                landlock.enforce(ruleset)
             seccomp.install()
         else:
             prctl(PR_SET_NO_NEW_PRIVS, 1)

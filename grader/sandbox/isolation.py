@@ -34,7 +34,8 @@ FORCE_ENV = "NN_INTRO_ISOLATION"    # tests: force "uid" (as root) or "none" (wi
 DESCRIPTIONS = {
     "namespaces": "namespaces (bubblewrap): private file system view, no network, "
                   "own pid namespace per notebook",
-    "uid": "root without namespaces: own uid per sandbox, network cut by seccomp",
+    "uid": "root without namespaces: own uid per sandbox, file access limited by Landlock, "
+           "network cut by seccomp",
     "none": "NONE: graded with --unsafe-no-isolation; student code ran as the grader's user",
 }
 
@@ -91,7 +92,11 @@ def detect(allow_unsafe: bool | None = None) -> Isolation:
         elif forced == "namespaces":
             raise IsolationUnavailable(f"cannot isolate student code with namespaces: {why}")
         elif root:
-            _detected = Isolation("uid", why)
+            from . import landlock
+            v = landlock.abi()
+            _detected = Isolation("uid", why + (f"; Landlock ABI {v}" if v else "; no Landlock: "
+                                                "files in the shared temp folders are visible "
+                                                "to concurrent students"))
         elif allow_unsafe:
             _detected = Isolation("none", why)
         else:
@@ -166,6 +171,22 @@ def runtime_roots() -> list[str]:
         if os.path.isdir(p) and p not in out and os.path.realpath(p) in out and p != os.path.realpath(p):
             out.append(p)
     return out
+
+
+_landlock_paths: dict | None = None
+
+
+def landlock_paths() -> dict:
+    """uid mode: what the child may read (the runtime, system libraries) and the devices
+    it may read and write; everything else of the file system is out of its reach."""
+    global _landlock_paths
+    if _landlock_paths is None:
+        read = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache",
+                "/etc/localtime", "/proc", *runtime_roots()]
+        _landlock_paths = {"read": [p for p in read if os.path.exists(p)],
+                           "devices": ["/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                       "/dev/urandom"]}
+    return _landlock_paths
 
 
 def bwrap_command(python_args: list[str]) -> list[str]:

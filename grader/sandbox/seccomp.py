@@ -9,6 +9,8 @@ and defence in depth where one can:
 * new namespaces (unshare, setns, clone with CLONE_NEW*) fail with EPERM and clone3
   with ENOSYS (glibc then falls back to clone, so fork and subprocess still work);
   mount, umount2 and pivot_root fail with EPERM;
+* SysV IPC objects cannot be made or opened (shmget, semget, msgget: EPERM), so where
+  no IPC namespace can be had concurrent students share none;
 * another architecture's system calls (x32, i386 on x86_64) kill the process.
 
 Needs PR_SET_NO_NEW_PRIVS (set by the caller first)."""
@@ -28,16 +30,16 @@ _NR = {
                    process_vm_readv=310, process_vm_writev=311, keyctl=250, add_key=248,
                    request_key=249, bpf=321, perf_event_open=298, userfaultfd=323,
                    io_uring_setup=425, io_uring_enter=426, io_uring_register=427,
-                   mount=165, umount2=166, pivot_root=155),
+                   mount=165, umount2=166, pivot_root=155, shmget=29, semget=64, msgget=68),
     "aarch64": dict(socket=198, clone=220, clone3=435, unshare=97, setns=268, ptrace=117,
                     process_vm_readv=270, process_vm_writev=271, keyctl=219, add_key=217,
                     request_key=218, bpf=280, perf_event_open=241, userfaultfd=282,
                     io_uring_setup=425, io_uring_enter=426, io_uring_register=427,
-                    mount=40, umount2=39, pivot_root=41),
+                    mount=40, umount2=39, pivot_root=41, shmget=194, semget=190, msgget=186),
 }
 _EPERM_CALLS = ("unshare", "setns", "ptrace", "process_vm_readv", "process_vm_writev",
                 "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
-                "mount", "umount2", "pivot_root")
+                "mount", "umount2", "pivot_root", "shmget", "semget", "msgget")
 _ENOSYS_CALLS = ("clone3", "io_uring_setup", "io_uring_enter", "io_uring_register")
 _NS_FLAGS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
 

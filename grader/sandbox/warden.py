@@ -84,6 +84,7 @@ def _namespaced(parent_pid: int, fds: dict, cfg: dict) -> None:
         flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
         if not root:
             uid, gid = os.getuid(), os.getgid()
+            prctl(PR_SET_DUMPABLE, 1)   # the zygote is not: /proc/self would be root's
             unshare(flags | CLONE_NEWUSER)
             map_own_ids(uid, gid)
         else:
@@ -391,17 +392,39 @@ def _end_uid(ident: tuple[int, int]) -> None:
                     os.kill(-1, signal.SIGKILL)
                 except ProcessLookupError:
                     break
-                time.sleep(0.001)
+                if not _alive_of(uid):      # kill(-1) says ESRCH only on an empty machine
+                    break
+                time.sleep(0.0005)
         finally:
             os._exit(0)
-    try:
-        os.waitpid(killer, 0)
-    except ChildProcessError:
-        pass
+    # Reap while it kills: the killed are our children (we are their subreaper), and a
+    # zombie still counts for kill(-1) until it is reaped.
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline:
+        if any(pid == killer for pid, _ in _reap_all()):
+            break
+        time.sleep(0.0005)
     _reap_all()
     for top in _SHARED_TMP:
         _remove_owned(top, uid)
     _remove_ipc(uid)
+
+
+def _alive_of(uid: int) -> list[int]:
+    """Processes of uid other than us that are not zombies."""
+    me, found = os.getpid(), []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != uid:
+                continue
+            with open(f"/proc/{name}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                    found.append(int(name))
+        except (OSError, IndexError):
+            pass
+    return found
 
 
 def _remove_owned(top: str, uid: int) -> None:
