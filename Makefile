@@ -10,6 +10,16 @@ STAMP  := $(VENV)/.installed-stamp
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "setup: installing bubblewrap (isolates student code)"; \
+	        (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
+	         || (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1)) \
+	         || echo "setup: bubblewrap could not be installed; as root the grader falls back to uid isolation"; \
+	    else \
+	        echo "setup: bubblewrap (bwrap) is missing: install it (apt-get install bubblewrap) or the grader will refuse to grade"; \
+	    fi; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip > $(VENV)/pip.log 2>&1 || (tail -30 $(VENV)/pip.log; exit 1)
 	$(PY) -m pip install --quiet -e '.[dev,dask]' >> $(VENV)/pip.log 2>&1 || (tail -30 $(VENV)/pip.log; exit 1)

@@ -169,12 +169,17 @@ def tanh(z):
     "detached_child": ("02_xor_network", "compute_loss", """
 import os, time
 def compute_loss(y_hat, y):
+    r, w = os.pipe()
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
-            print("daemon started", flush=True)
+            os.write(w, b"s")                   # the daemon runs: tell the function
             os.execv("/bin/sleep", ["sleep", os.environ.get("NN_INTRO_HOSTILE_TOKEN", "600")])
         os._exit(0)
+    os.close(w)
+    if os.read(r, 1) == b"s":
+        print("daemon started", flush=True)
+    os.close(r)
     return 0.5 * float(np.sum((y_hat - y) ** 2))
 """),
     "read_solutions": ("03_activations", "relu", """
