@@ -18,7 +18,7 @@ from .course import Course, NotebookSpec
 from .notebook import MAX_NOTEBOOK_BYTES, NotebookUnreadable, prepare, read
 from .results import CheckResult, NotebookResult, SubmissionResult
 from .sandbox import IsolationUnavailable, Limits, Sandbox, SandboxError, detect_isolation, hide, \
-    start_zygote
+    settle, start_zygote
 
 
 class Grader:
@@ -59,6 +59,7 @@ class Grader:
                     notebook=nb.name, score=0.0, max_score=nb.points, problems=[why],
                     checks=[_zero(spec, checks.definition(spec).title, why)
                             for fn in nb.functions for spec in fn.checks]))
+        settle()        # every process of this student is gone before its grade is out
         result.score = round(sum(nb.score for nb in result.notebooks), 6)
         result.graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         result.seconds = round(time.perf_counter() - start, 4)
@@ -95,7 +96,7 @@ class Grader:
                                     "the rest was dropped")
         finally:
             t_close = time.perf_counter()
-            box.close()
+            box.close(wait=False)
         end = time.perf_counter()
         out.score = round(sum(c.score for c in out.checks), 6)
         out.seconds = round(end - start, 4)

@@ -14,7 +14,7 @@ Modules, one concern each (arrows point down; nothing here imports the grader bu
   zygote     the clean process wardens are forked from
   client     Sandbox, the parent's handle
 """
-from .client import Sandbox
+from .client import Sandbox, settle
 from .isolation import Isolation, detect as detect_isolation, hide
 from .limits import Limits
 from .outcomes import CallOutcome, CellOutcome, IsolationUnavailable, SandboxError
@@ -22,4 +22,4 @@ from .zygote import prewarm, start_zygote, stop_zygote
 
 __all__ = ["Limits", "CellOutcome", "CallOutcome", "Sandbox", "SandboxError",
            "IsolationUnavailable", "Isolation", "detect_isolation", "hide", "prewarm",
-           "start_zygote", "stop_zygote"]
+           "start_zygote", "stop_zygote", "settle"]

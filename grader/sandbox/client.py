@@ -73,6 +73,7 @@ class _Proc:
         self.warden, self.forked = warden, forked
         self.ctl_w, self.st_r, self.req_w, self.rep_r = ctl_w, st_r, req_w, rep_r
         self.child = -1
+        self.owner = os.getpid()
         self.reader = framing.Reader(REPLY_MAX)
         self.status: int | None = None
         self.reason = ENDED_NORMALLY
@@ -92,19 +93,33 @@ class _Proc:
         self.status_known = True
 
     def stop(self) -> None:
+        self.ask_to_stop()
+        self.finish(15.0)
+
+    def ask_to_stop(self) -> None:
+        """Tell the warden to end the notebook (in namespaces mode its PID 1 exits and the
+        kernel kills the rest: from here on nothing of it can run for long)."""
         try:
             os.write(self.ctl_w, b"K")
         except OSError:
             pass
         os.close(self.ctl_w)
-        end = time.monotonic() + 15.0
+
+    def finish(self, timeout: float) -> bool:
+        """Wait up to timeout for the warden to be gone (the status pipe ends with it), then
+        release everything; False if it is still running (only with timeout 0)."""
+        end = time.monotonic() + timeout
         gone = False
-        while not gone and time.monotonic() < end:   # the status pipe ends with the warden
-            if poll([self.st_r], timeout=max(0.0, end - time.monotonic())):
-                try:
-                    gone = os.read(self.st_r, 4096) == b""
-                except OSError:
-                    gone = True
+        while not gone:
+            remaining = max(0.0, end - time.monotonic())
+            if not poll([self.st_r], timeout=remaining):
+                if timeout == 0:
+                    return False
+                break
+            try:
+                gone = os.read(self.st_r, 4096) == b""
+            except OSError:
+                gone = True
         if not gone and self.forked:                 # warden stuck: last resort
             for kill in (lambda: os.kill(self.warden, signal.SIGKILL),
                          lambda: self.child > 0 and os.killpg(self.child, signal.SIGKILL)):
@@ -122,6 +137,22 @@ class _Proc:
                 os.close(fd)
             except OSError:
                 pass
+        return True
+
+
+_ending: list[_Proc] = []      # notebooks told to stop whose wardens may not be gone yet
+_ENDING_MAX = 8
+
+
+def settle(wait: bool = True) -> None:
+    """Wait until every notebook closed with close(wait=False) is gone (or, with
+    wait=False, release the ones that already are)."""
+    owner = os.getpid()
+    for proc in list(_ending):
+        if proc.owner != owner:
+            _ending.remove(proc)                 # a fork's copy: not ours to wait for
+        elif proc.finish(15.0 if wait else 0):
+            _ending.remove(proc)
 
 
 _Result = tuple  # ("reply", dict) | ("timeout", "") | ("crashed", msg) | ("bad_output", msg)
@@ -266,14 +297,23 @@ class Sandbox:
         data = os.pread(self._out_fd, n, 0)
         return data.decode("utf-8", "replace"), size > n
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """End the notebook.  wait=False returns once the warden was told (the grader's
+        path: the teardown overlaps the next notebook); settle() then waits for it."""
         if self._closed or os.getpid() != self._owner:
             return
         self._closed = True
         try:
             if self._proc is not None:
                 proc, self._proc = self._proc, None
-                proc.stop()
+                if wait or self.isolation != "namespaces":
+                    proc.stop()
+                else:
+                    proc.ask_to_stop()
+                    _ending.append(proc)
+                    settle(wait=False)
+                    while len(_ending) > _ENDING_MAX:
+                        _ending.pop(0).finish(15.0)
         finally:
             try:
                 if self._out_fd >= 0:

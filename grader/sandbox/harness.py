@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import wire
 from . import framing, landlock, seccomp
+from .imports import install_fd_finder, open_path_dirs     # imported here, not per child
 from .limits import REPLY_MAX, REQUEST_MAX, FSIZE_MAX, Limits
 from .posix import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, close_fds_except, drop_capabilities, \
     effective_capabilities, find_openblas_setter, prctl, write_all
@@ -270,8 +271,9 @@ def run(cfg: dict, req_fd: int, rep_fd: int, out_fd: int, parent_pid: int) -> No
     req_fd, rep_fd, out_fd = (fd if fd > 2 else fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
                               for fd in (req_fd, rep_fd, out_fd))
     fd = os.open("/dev/null", os.O_RDWR)
-    os.dup2(fd, 0)
-    os.close(fd)
+    if fd != 0:
+        os.dup2(fd, 0)
+        os.close(fd)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
     devnull = os.dup(0)
@@ -315,7 +317,6 @@ def run(cfg: dict, req_fd: int, rep_fd: int, out_fd: int, parent_pid: int) -> No
             ruleset = landlock.prepare(ll["read"], [workdir, cfg["ext_dir"]], ll["devices"])
         ident = cfg.get("ident")
         if ident is not None:
-            from .imports import install_fd_finder, open_path_dirs
             uid, gid = ident
             path_fds = open_path_dirs() if cfg["mode"] == "uid" else {}
             os.setgroups([])

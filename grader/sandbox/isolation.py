@@ -123,7 +123,11 @@ def probe_bwrap() -> str | None:
     if bwrap_path() is None:
         return ("bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: "
                 "apt-get install bubblewrap; Fedora: dnf install bubblewrap)")
-    cmd = bwrap_command(["-I", "-S", "-c", "import os; os.listdir('/'); print('ok')"])
+    true = shutil.which("true", path="/usr/bin:/bin")
+    if true:        # cheap (~10 ms); the zygote's start and self-test prove the rest
+        cmd = bwrap_command(["ok"], program="/bin/sh", shell=f"{true} && echo ok")
+    else:
+        cmd = bwrap_command(["-I", "-S", "-c", "print('ok')"])
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=60, env=zygote_env())
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -143,7 +147,8 @@ def probe_bwrap() -> str | None:
 
 def zygote_env() -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items()
-            if k in ("PATH", "LANG", "LANGUAGE", "TZ", "TERM") or k.startswith(("LC_", "NN_INTRO_"))}
+            if k in ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "NN_SANDBOX_DEBUG")
+            or k.startswith(("LC_", "NN_INTRO_"))}
     keep.update(HOME="/sandbox", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                 MKL_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     keep.pop(UNSAFE_ENV, None)
@@ -189,7 +194,8 @@ def landlock_paths() -> dict:
     return _landlock_paths
 
 
-def bwrap_command(python_args: list[str]) -> list[str]:
+def bwrap_command(python_args: list[str], program: str | None = None, shell: str = "") -> list[str]:
+    """bwrap's arguments, then our Python with python_args (or /bin/sh -c shell)."""
     root = os.geteuid() == 0
     cmd = [bwrap_path() or "bwrap", "--die-with-parent", "--new-session",
            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
@@ -241,5 +247,7 @@ def bwrap_command(python_args: list[str]) -> list[str]:
         cmd += ["--bind", folder, folder]
     cmd += ["--proc", "/proc", "--dev", "/dev", "--dir", "/tmp", "--dir", "/var/tmp",
             "--dir", "/sandbox", "--remount-ro", "/", "--chdir", "/sandbox",
-            "--", sys.executable, *python_args]
-    return cmd
+            "--"]
+    if program and shell:
+        return cmd + [program, "-c", shell]
+    return cmd + [sys.executable, *python_args]

@@ -27,18 +27,21 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import socket
 import struct
 import time
 import traceback
 
+from .. import wire
 from . import framing, harness
 from .limits import REPLY_MAX, Limits
 from .outcomes import ENDED_MEMORY, ENDED_NORMALLY
 from .posix import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, \
-    CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC, \
+    CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC, MS_REMOUNT, \
     PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, close_fds_except, \
     map_own_ids, mount, poll, prctl, rmtree, unshare, write_all
 
+REQUEST_FDS = ("ctl_r", "st_w", "req_r", "rep_w", "out", "lock")   # as a standby receives them
 STATUS = struct.Struct("<ii")           # wait status of the child, why it ended (outcomes.ENDED_*)
 SANDBOX_ROOT = "/sandbox"               # namespaces mode: the notebook's private tmpfs
 WORKDIR = SANDBOX_ROOT + "/work"
@@ -62,27 +65,31 @@ def _quiet_signals() -> None:
 
 
 def main(parent_pid: int, fds: dict, cfg: dict) -> None:
-    """In a fresh fork of the zygote (or of the caller when there is none)."""
+    """uid and none modes, in a fresh fork of the zygote (or of the caller when there is
+    none); namespaces mode starts with standby() instead."""
     gc.disable()
     gc.freeze()
     _quiet_signals()
-    if cfg["mode"] == "namespaces":
-        _namespaced(parent_pid, fds, cfg)
-    else:
-        _classic(parent_pid, fds, cfg)
+    _classic(parent_pid, fds, cfg)
 
 
 # ----------------------------------------------------------------------------
 # namespaces mode
 
-def _namespaced(parent_pid: int, fds: dict, cfg: dict) -> None:
+def standby(parent_pid: int, chan_fd: int, disk_mb: int) -> None:
+    """namespaces mode, in a fork of the zygote made ahead of time: the notebook's
+    namespaces, tmpfs and /proc are ready before it is asked for, so a notebook starts
+    with one fork (the child's).  The request (config and pipe fds) arrives on chan_fd."""
+    gc.disable()
+    gc.freeze()
+    _quiet_signals()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:
         return
-    root = os.geteuid() == 0
+    problem = ""
     try:
         flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-        if not root:
+        if os.geteuid() != 0:
             uid, gid = os.getuid(), os.getgid()
             prctl(PR_SET_DUMPABLE, 1)   # the zygote is not: /proc/self would be root's
             unshare(flags | CLONE_NEWUSER)
@@ -90,20 +97,28 @@ def _namespaced(parent_pid: int, fds: dict, cfg: dict) -> None:
         else:
             unshare(flags)
     except OSError as e:
-        _fail(fds, f"sandbox set-up failed: cannot create namespaces ({e})")
-        return
-    me = os.getpid()
+        problem = f"sandbox set-up failed: cannot create namespaces ({e})"
+    # init hands us the status pipe: we hold it until init is reaped, so the parent's end
+    # of it closes only once every process of the namespace is dead
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     init = os.fork()
     if init == 0:
         code = 0
         try:
-            _init(me, fds, cfg)
+            ours.close()
+            _init(chan_fd, theirs, disk_mb, problem)
         except BaseException:
             code = 70
             debug()
         finally:
             os._exit(code)
-    close_fds_except({fds["st_w"]})
+    theirs.close()
+    os.close(chan_fd)
+    try:
+        _, held, _, _ = socket.recv_fds(ours, 16, 1)
+    except OSError:
+        held = []
+    close_fds_except(set(held))
     while True:
         try:
             os.waitpid(init, 0)
@@ -114,29 +129,54 @@ def _namespaced(parent_pid: int, fds: dict, cfg: dict) -> None:
             continue
 
 
-def _init(warden: int, fds: dict, cfg: dict) -> None:
+def _init(chan_fd: int, warden_sock, disk_mb: int, problem: str) -> None:
     # PID 1 of a new pid namespace sees its parent as pid 0, so a dead warden cannot be
     # told from getppid(); it needs no telling: the warden only dies with the zygote,
     # whose bubblewrap then kills every process it contains.
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     prctl(PR_SET_DUMPABLE, 0)           # the child (same uid) may not ptrace or read us
-    limits = Limits(**cfg["limits"])
+    if not problem:
+        try:
+            mount("none", "/", None, MS_REC | MS_PRIVATE)
+            mount("tmpfs", SANDBOX_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, _tmpfs_options(disk_mb))
+            os.mkdir(WORKDIR, 0o700)
+            tmp = SANDBOX_ROOT + "/tmp"
+            os.mkdir(tmp)
+            os.chmod(tmp, 0o1777)
+            for target in _SHARED_TMP:
+                if os.path.isdir(target):
+                    mount(tmp, target, None, MS_BIND)
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        except OSError as e:
+            problem = f"sandbox set-up failed: {e}"
+    # wait for the notebook
+    chan = socket.socket(fileno=chan_fd)
     try:
-        mount("none", "/", None, MS_REC | MS_PRIVATE)
-        mount("tmpfs", SANDBOX_ROOT, "tmpfs", MS_NOSUID | MS_NODEV,
-              f"size={int(limits.disk_mb)}m,nr_inodes=65536,mode=0755")
-        os.mkdir(WORKDIR, 0o700)
-        tmp = SANDBOX_ROOT + "/tmp"
-        os.mkdir(tmp)
-        os.chmod(tmp, 0o1777)
-        for target in _SHARED_TMP:
-            if os.path.isdir(target):
-                mount(tmp, target, None, MS_BIND)
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        if cfg.get("ident") is not None:
-            os.chown(WORKDIR, *cfg["ident"])
-    except OSError as e:
-        _fail(fds, f"sandbox set-up failed: {e}")
+        msg, got, _, _ = socket.recv_fds(chan, 1 << 16, len(REQUEST_FDS))
+    except OSError:
+        return
+    chan.close()
+    if not msg:
+        return                                  # the zygote is gone
+    fds = dict(zip(REQUEST_FDS, got))
+    try:
+        socket.send_fds(warden_sock, [b"s"], [fds["st_w"]])
+    except OSError:
+        return
+    warden_sock.close()
+    cfg = wire.decode(msg)
+    limits = Limits(**cfg["limits"])
+    if not problem:
+        try:
+            if int(limits.disk_mb) != disk_mb:
+                mount("tmpfs", SANDBOX_ROOT, None, MS_REMOUNT | MS_NOSUID | MS_NODEV,
+                      _tmpfs_options(int(limits.disk_mb)))
+            if cfg.get("ident") is not None:
+                os.chown(WORKDIR, *cfg["ident"])
+        except OSError as e:
+            problem = f"sandbox set-up failed: {e}"
+    if problem:
+        _fail(fds, problem)
         return
     me = os.getpid()
     child = os.fork()
@@ -146,6 +186,10 @@ def _init(warden: int, fds: dict, cfg: dict) -> None:
         os.close(fds[name])
     _watch(child, fds, limits, descendants=_all_processes, stop_children=lambda: None)
     # returning ends PID 1: the kernel kills the rest of the namespace
+
+
+def _tmpfs_options(disk_mb: int) -> str:
+    return f"size={int(disk_mb)}m,nr_inodes=65536,mode=0755"
 
 
 def _all_processes() -> list[int]:
@@ -219,9 +263,12 @@ def _fail(fds: dict, message: str) -> None:
         pass
 
 
+_DEBUG = os.environ.get("NN_SANDBOX_DEBUG")     # read now: the child's environment is reset
+
+
 def debug() -> None:
     """NN_SANDBOX_DEBUG=/some/file: a traceback of a failure outside student code goes there."""
-    debug = os.environ.get("NN_SANDBOX_DEBUG")
+    debug = _DEBUG
     if debug:
         try:
             with open(debug, "a") as f:

@@ -22,6 +22,7 @@ import sys
 
 from .. import wire
 from . import isolation, warden
+from .limits import Limits
 from .outcomes import SandboxError
 from .posix import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, close_fds_except, find_openblas_setter, \
     poll, prctl
@@ -190,22 +191,44 @@ def serve(sock_fd: int) -> None:
     sock.send(b"R")
     sock.detach()
     _zygote_setup(sock_fd)
-    _loop(sock_fd)
+    _loop(sock_fd, standby=True)
 
 
-def _loop(sock_fd: int) -> None:
+def _loop(sock_fd: int, standby: bool = False) -> None:
+    """Serve requests until every holder of the socket is gone.  standby (namespaces
+    mode): one warden is always forked ahead, its namespaces ready; a request goes to it
+    and the next one is forked while the notebook runs."""
     sock = socket.socket(fileno=sock_fd)
     me = os.getpid()
     wardens: dict[int, int] = {}                  # pidfd -> pid
+    ready: tuple[int, socket.socket] | None = None
+    disk = [Limits().disk_mb]
+
+    def fork_standby() -> tuple[int, socket.socket]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                close_fds_except({0, 1, 2, theirs.fileno()})
+                warden.standby(me, theirs.fileno(), disk[0])
+            finally:
+                os._exit(0)
+        theirs.close()
+        wardens[os.pidfd_open(pid)] = pid
+        return pid, ours
+
+    if standby:
+        ready = fork_standby()
     while True:
-        ready = poll([sock_fd, *wardens])
-        for pfd in [p for p in wardens if p in ready]:
+        events = poll([sock_fd, *wardens])
+        for pfd in [p for p in wardens if p in events]:
             try:
                 os.waitpid(wardens.pop(pfd), 0)
             except ChildProcessError:
                 pass
             os.close(pfd)
-        if sock_fd not in ready:
+        if sock_fd not in events:
             continue
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, len(FD_NAMES))
@@ -217,16 +240,25 @@ def _loop(sock_fd: int) -> None:
         try:
             cfg = wire.decode(msg)
             named = dict(zip(FD_NAMES, fds))
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.close(named.pop("reply_w"))
-                    for p in wardens:
-                        os.close(p)
-                    warden.main(me, named, cfg)
-                finally:
-                    os._exit(0)
-            wardens[os.pidfd_open(pid)] = pid
+            if standby:
+                if ready is None or ready[0] not in wardens.values():
+                    ready = fork_standby()        # the one made ahead died: make another
+                pid, chan = ready
+                ready = None
+                socket.send_fds(chan, [msg], [fd for name, fd in named.items() if name != "reply_w"])
+                chan.close()
+                disk[0] = int(cfg["limits"]["disk_mb"])
+            else:
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        os.close(named.pop("reply_w"))
+                        for p in wardens:
+                            os.close(p)
+                        warden.main(me, named, cfg)
+                    finally:
+                        os._exit(0)
+                wardens[os.pidfd_open(pid)] = pid
         except Exception:
             warden.debug()
         finally:
@@ -238,6 +270,8 @@ def _loop(sock_fd: int) -> None:
                         pass
                 for fd in fds:
                     os.close(fd)
+        if standby and ready is None:
+            ready = fork_standby()                # while the notebook runs
 
 
 _zygote: Zygote | None = None
@@ -276,6 +310,8 @@ def stop_zygote() -> None:
     """Close this process's link to the zygote (it exits once no process holds one).
     Running sandboxes are not affected."""
     global _zygote
+    from .client import settle
+    settle()
     if _zygote is not None:
         z, _zygote = _zygote, None
         z.close()
