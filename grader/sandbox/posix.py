@@ -8,7 +8,6 @@ import select
 import shutil
 import stat
 import sys
-import time
 
 # prctl options (linux/prctl.h)
 PR_SET_PDEATHSIG = 1
@@ -198,13 +197,3 @@ def rmtree(path: str) -> None:
     except OSError:
         pass
 
-
-def wait_gone(pidfd: int | None, pid: int, timeout: float) -> bool:
-    if pidfd is not None:
-        return bool(poll([pidfd], timeout=timeout))
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            return True
-        time.sleep(0.001)
-    return False
