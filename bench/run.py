@@ -204,12 +204,11 @@ def nbgrader(root: Path, *args: str) -> dict:
 # the measurements
 
 def ours_in_process(course, students: list[str], workers: int) -> float:
-    """Grading seconds of autograde_course (results written, no gradebook), per submission."""
-    from grader.cli import autograde_course
-    summary = autograde_course(course, students, force=True, workers=workers, gradebook=False,
-                               echo=lambda *a, **k: None)
-    assert summary["graded"] == len(students)
-    return summary["seconds"] / len(students)
+    """Grading seconds of grader.autograde.autograde (results written, no gradebook), per submission."""
+    from grader.autograde import autograde
+    summary = autograde(course, students, force=True, workers=workers, gradebook_sync=False)
+    assert summary.graded == len(students)
+    return summary.seconds / len(students)
 
 
 def split_of(course, students: list[str]) -> dict:
@@ -228,10 +227,10 @@ def split_of(course, students: list[str]) -> dict:
 def blas_before_after(root: Path, students: list[str], repeats: int) -> dict:
     """The profile's finding, checked: numpy imported before grader with the BLAS threads
     as the machine would have them (before the fix) against the grader as it is."""
-    code = ("import sys; from grader import course as c; from grader.cli import autograde_course; "
+    code = ("import sys; from grader import course as c; from grader.autograde import autograde; "
             "co = c.load(sys.argv[1]); s = sys.argv[3:]; "
-            "r = autograde_course(co, s, force=True, workers=int(sys.argv[2]), gradebook=False, echo=lambda *a, **k: None); "
-            "print(r['seconds'] / len(s))")
+            "r = autograde(co, s, force=True, workers=int(sys.argv[2]), gradebook_sync=False); "
+            "print(r.seconds / len(s))")
     env_before = {k: v for k, v in ORIGINAL_ENV.items()
                   if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     out: dict = {}
@@ -246,13 +245,12 @@ def blas_before_after(root: Path, students: list[str], repeats: int) -> dict:
 
 def ours_dask(course, students: list[str]) -> dict:
     import distributed
-    from grader.cli import autograde_course
+    from grader.autograde import autograde
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
-        summary = autograde_course(course, students, force=True, executor="dask",
-                                   scheduler=cluster.scheduler_address, gradebook=False,
-                                   echo=lambda *a, **k: None)
-    return {"per_submission": summary["seconds"] / len(students)}
+        summary = autograde(course, students, force=True, executor="dask",
+                            scheduler=cluster.scheduler_address, gradebook_sync=False)
+    return {"per_submission": summary.seconds / len(students)}
 
 
 def nbgrader_totals(root: Path) -> dict[str, float]:

@@ -1,15 +1,21 @@
-"""The course configuration, `course.yaml`: the single source of truth for what is graded.
+"""The course: `course.yaml` (the single source of truth for what is graded) and every
+path of the course folder.
 
 A course has one assignment made of notebooks; each notebook grades functions; each
-function is graded by named checks, each with its points and tolerances. Limits for the
-sandbox live here too.
+function is graded by named checks, each with its points and tolerances. The sandbox's
+limits are parsed here once, into a typed `Limits` (an unknown key is an error).
+
+Paths, like nbgrader's CourseDirectory: every file and folder the grader reads or writes
+is named by one method of `Course` below, and nowhere else.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
+
+from .sandbox.limits import Limits
 
 COURSE_FILE = "course.yaml"
 
@@ -80,7 +86,7 @@ class Course:
     assignment: str
     probe_salt: str
     variants: int
-    limits: dict
+    limits: Limits
     notebooks: tuple[NotebookSpec, ...]
     raw: dict = field(repr=False, compare=False, default_factory=dict)
 
@@ -100,6 +106,8 @@ class Course:
             for fn in nb.functions:
                 yield from fn.checks
 
+    # -- paths (the only place that spells them) ------------------------------------
+
     def source_dir(self) -> Path:
         return self.root / "source" / self.assignment
 
@@ -107,10 +115,109 @@ class Course:
         return self.root / "release" / self.assignment
 
     def submitted_dir(self) -> Path:
+        """submitted/: one folder per student."""
         return self.root / "submitted"
+
+    def submission_dir(self, student: str) -> Path:
+        """submitted/<student>/<assignment>/: what the student handed in."""
+        return self.submitted_dir() / folder_name(student) / self.assignment
 
     def autograded_dir(self) -> Path:
         return self.root / "autograded"
+
+    def autograded_student_dir(self, student: str) -> Path:
+        """autograded/<student>/<assignment>/: the grader's results for the student."""
+        return self.autograded_dir() / folder_name(student) / self.assignment
+
+    def results_json(self, student: str) -> Path:
+        """The student's Gradescope-format results."""
+        return self.autograded_student_dir(student) / "results.json"
+
+    def result_record(self, student: str) -> Path:
+        """The full result the grader keeps (grader.store), written last."""
+        return self.autograded_student_dir(student) / "grader_result.json"
+
+    def feedback_dir(self) -> Path:
+        return self.root / "feedback"
+
+    def feedback_student_dir(self, student: str) -> Path:
+        """feedback/<student>/<assignment>/: the student's feedback pages."""
+        return self.feedback_dir() / folder_name(student) / self.assignment
+
+    def state_dir(self) -> Path:
+        """.grader/: the run lock and the gradebook marks."""
+        return self.root / ".grader"
+
+    def lock_path(self) -> Path:
+        return self.state_dir() / "lock"
+
+    def gradebook_marks_path(self) -> Path:
+        return self.state_dir() / "gradebook.json"
+
+    def gradebook_path(self) -> Path:
+        return self.root / "gradebook.db"
+
+    def gradebook_url(self) -> str:
+        return f"sqlite:///{self.gradebook_path()}"
+
+    def grades_csv(self) -> Path:
+        return self.root / "grades.csv"
+
+    def lms_csv(self) -> Path:
+        return self.root / "grades_lms.csv"
+
+    def samples_dir(self) -> Path:
+        return self.root / "samples"
+
+    def dist_dir(self) -> Path:
+        return self.root / "dist"
+
+    def private_paths(self) -> list[Path]:
+        """What no student process may read: solutions, submissions, results, feedback,
+        the grader's state and the gradebook."""
+        return [self.root / "source", self.source_dir(), self.submitted_dir(), self.autograded_dir(),
+                self.feedback_dir(), self.state_dir(), self.gradebook_path()]
+
+    def students(self) -> list[str]:
+        """The ids of every student with a folder in submitted/, sorted."""
+        root = self.submitted_dir()
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def folder_name(student: str) -> str:
+    """A student id (or an assignment name) as one folder name; refuses ids that would
+    leave their folder."""
+    if (not student or student in (".", "..") or "/" in student or "\\" in student
+            or "\x00" in student):
+        raise ValueError(f"unusable student id for a folder name: {student!r}")
+    return student
+
+
+_TOP_KEYS = {"course_id", "assignment", "probe_salt", "variants", "tolerance", "limits", "notebooks"}
+
+
+def _limits(raw) -> Limits:
+    """course.yaml's `limits:` as a typed Limits; a key Limits does not know is an error
+    (a typo must not silently leave a default in force)."""
+    if raw is None:
+        return Limits()
+    if not isinstance(raw, dict):
+        raise CourseError(f"{COURSE_FILE}: limits must be a mapping")
+    known = {f.name: f for f in fields(Limits)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise CourseError(f"{COURSE_FILE}: unknown limit {key!r} (known: {', '.join(known)})")
+        number = _number(value, f"limits.{key}")
+        if number <= 0:
+            raise CourseError(f"{COURSE_FILE}: limits.{key} must be positive")
+        is_float = known[key].type in (float, "float")
+        if not is_float and number != int(number):
+            raise CourseError(f"{COURSE_FILE}: limits.{key} must be a whole number")
+        values[key] = number if is_float else int(number)
+    return Limits(**values)
 
 
 def _number(value, where: str) -> float:
@@ -162,6 +269,9 @@ def load(root: str | Path = ".") -> Course:
                 cspecs.append(CheckSpec(nb_name, fn_name, check_name, points, tol))
             fspecs.append(FunctionSpec(nb_name, fn_name, tuple(cspecs)))
         notebooks.append(NotebookSpec(nb_name, tuple(fspecs)))
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise CourseError(f"{COURSE_FILE}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_TOP_KEYS))})")
     variants = raw.get("variants", 16)
     if not isinstance(variants, int) or variants < 1:
         raise CourseError(f"{COURSE_FILE}: variants must be a positive whole number")
@@ -171,7 +281,7 @@ def load(root: str | Path = ".") -> Course:
         assignment=str(raw["assignment"]),
         probe_salt=str(raw.get("probe_salt", raw["course_id"])),
         variants=variants,
-        limits=dict(raw.get("limits") or {}),
+        limits=_limits(raw.get("limits")),
         notebooks=tuple(notebooks),
         raw=raw,
     )

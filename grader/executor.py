@@ -33,43 +33,50 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterator
 
+from . import files
 from .course import Course, load
 from .grading import Grader
 from .sandbox.posix import PR_SET_PDEATHSIG, prctl
 from .results import SubmissionResult
 
 _worker_grader: Grader | None = None
+_worker_fingerprints: dict[str, str] = {}
 
 
-def _init_worker(root: str) -> None:
-    global _worker_grader
+def _init_worker() -> None:
     # A pool worker dies with the run that started it (a killed run leaves no grader behind;
     # its sandboxes' wardens follow their own parent).
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    _worker_grader = Grader(load(root))
 
 
 def _grade_in_worker(student: str) -> SubmissionResult:
     assert _worker_grader is not None
-    return _worker_grader.grade(student)
+    return _worker_grader.grade(student, fingerprint=_worker_fingerprints.get(student))
 
 
-def grade_local(course: Course, students: list[str], workers: int = 1) -> Iterator[SubmissionResult]:
-    """Results in completion order. workers=1 grades in this process (no pool)."""
+def grade_local(grader: Grader, students: list[str], workers: int = 1,
+                fingerprints: dict[str, str] | None = None) -> Iterator[SubmissionResult]:
+    """Results in completion order. workers=1 grades in this process (no pool); more
+    workers are forked from it and use its Grader (isolated, references loaded) as is.
+    `fingerprints`: the submissions' fingerprints, when the caller computed them."""
+    global _worker_grader, _worker_fingerprints
+    fingerprints = fingerprints or {}
     if workers <= 1 or len(students) <= 1:
-        grader = Grader(course)
         for student in students:
-            yield grader.grade(student)
+            yield grader.grade(student, fingerprint=fingerprints.get(student))
         return
+    _worker_grader, _worker_fingerprints = grader, fingerprints    # inherited by the fork
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(str(course.root),)) as pool:
-        futures = {pool.submit(_grade_in_worker, s): s for s in students}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed from outside
-                yield failed_result(course, futures[future], exc)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+            futures = {pool.submit(_grade_in_worker, s): s for s in students}
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed from outside
+                    yield failed_result(grader.course, futures[future], exc)
+    finally:
+        _worker_grader, _worker_fingerprints = None, {}
 
 
 def failed_result(course: Course, student: str, exc: BaseException) -> SubmissionResult:
@@ -98,10 +105,7 @@ def worker_main(argv: list[str] | None = None) -> None:
     grader = Grader(load(root))     # isolate() first: the zygote never sees a reference
     _exit_when_stdin_closes()       # a thread, started after the zygote was forked
     results = [grader.grade(student).to_dict() for student in students]
-    tmp = f"{out}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(results, f)
-    os.replace(tmp, out)
+    files.write_json(out, results)
 
 
 def _exit_when_stdin_closes() -> None:
@@ -158,8 +162,7 @@ def batches_for(students: list[str], threads: int, batch_size: int | None = None
     return [students[i:i + size] for i in range(0, len(students), size)]
 
 
-def grade_dask(course: Course, students: list[str], scheduler: str, batch_size: int | None = None
-               ) -> Iterator[SubmissionResult]:
+def grade_dask(course: Course, students: list[str], scheduler: str) -> Iterator[SubmissionResult]:
     """Grade on a Dask distributed cluster at `scheduler` (e.g. tcp://127.0.0.1:8786).
     Results in completion order, as `grade_local`."""
     from distributed import Client
@@ -170,7 +173,7 @@ def grade_dask(course: Course, students: list[str], scheduler: str, batch_size: 
     with Client(scheduler, set_as_default=False) as client:
         threads = sum(client.nthreads().values())
         batches = {client.submit(grade_batch_subprocess, str(course.root), batch, pure=False): batch
-                   for batch in batches_for(list(students), threads, batch_size)}
+                   for batch in batches_for(list(students), threads)}
         futures = list(batches)
         try:
             for future in dask_completed(futures, loop=client.loop):

@@ -24,13 +24,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
+import sqlite3
 import warnings
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import quote
 
+from . import files
 from .course import Course, NotebookSpec
 from .results import SubmissionResult
 
@@ -40,7 +45,7 @@ TIMESTAMP_FILE = "timestamp.txt"   # nbgrader collect / zip collect write it per
 
 
 def default_db_url(course: Course) -> str:
-    return f"sqlite:///{Path(course.root).resolve() / 'gradebook.db'}"
+    return course.gradebook_url()
 
 
 def _sqlite_path(db_url: str) -> Path | None:
@@ -213,7 +218,7 @@ def _submission_timestamp(course: Course, result: SubmissionResult) -> datetime:
     nbgrader stores it)."""
     from nbgrader.utils import parse_utc
 
-    path = course.submitted_dir() / result.student / course.assignment / TIMESTAMP_FILE
+    path = course.submission_dir(result.student) / TIMESTAMP_FILE
     candidates = []
     try:
         candidates.append(path.read_text(encoding="utf-8").strip())
@@ -367,3 +372,109 @@ def export_totals(course: Course, db_url: str | None = None) -> dict[str, float]
                 continue
             totals[student.id] = round(max(0.0, float(sub.score) - float(sub.late_submission_penalty or 0.0)), 6)
     return dict(sorted(totals.items()))
+
+
+# ---------------------------------------------------------------------------------------
+# Keeping the gradebook in step with the result files
+#
+# `.grader/gradebook.json` remembers which results are in gradebook.db, so the gradebook
+# catches up after a crash between a result file and its database row. It is tied to one
+# gradebook.db by a random token kept in that database's `PRAGMA user_version` (which
+# nbgrader does not use): a deleted or replaced gradebook.db gets every result again.
+
+
+class GradebookError(Exception):
+    """The gradebook could not be written; the message says why in one line."""
+
+
+def result_mark(result: SubmissionResult) -> str:
+    return result.fingerprint + result.graded_at
+
+
+def gradebook_token(path: Path) -> int:
+    """The grader's token in the gradebook (`PRAGMA user_version`); 0 if none or no file."""
+    if not path.is_file():
+        return 0
+    try:
+        # read-write (never create): a run killed mid-write leaves a hot journal, which only
+        # a writable connection can roll back, as nbgrader's next connection would anyway
+        db = sqlite3.connect(f"file:{quote(str(path))}?mode=rw", uri=True, timeout=30)
+    except sqlite3.Error:
+        return 0
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error:
+        return 0      # unreadable: the marks do not count, everything is recorded again
+    finally:
+        db.close()
+
+
+def set_gradebook_token(path: Path, token: int) -> None:
+    db = sqlite3.connect(str(path), timeout=30)
+    try:
+        db.execute(f"PRAGMA user_version = {int(token)}")
+        db.commit()
+    finally:
+        db.close()
+
+
+def new_gradebook_token() -> int:
+    return secrets.randbelow(2**31 - 2) + 1     # a positive 32-bit int, never 0
+
+
+def gradebook_marks(course: Course) -> dict[str, str]:
+    """student -> result_mark of what the gradebook holds for them; empty when the marks
+    are for another (or no) gradebook.db."""
+    try:
+        data = json.loads(course.gradebook_marks_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("students"), dict):
+        return {}
+    token = data.get("gradebook")
+    if not token or token != gradebook_token(course.gradebook_path()):
+        return {}
+    return dict(data["students"])
+
+
+def save_gradebook_marks(course: Course, marks: dict[str, str]) -> None:
+    """Remember `marks` for the gradebook.db as it is now (stamping it with a token first
+    if it has none)."""
+    path = course.gradebook_path()
+    token = gradebook_token(path)
+    if not token:
+        token = new_gradebook_token()
+        set_gradebook_token(path, token)
+    files.write_json(course.gradebook_marks_path(), {"gradebook": token, "students": dict(sorted(marks.items()))})
+
+
+def sync(course: Course, results: list[SubmissionResult]) -> int:
+    """Record in gradebook.db every result it does not hold yet; returns how many.
+
+    The marks are saved only after the rows are committed, so a kill in between records
+    them again (a regrade replaces a submission, never duplicates it). A new gradebook.db
+    is built under a temporary name and renamed: it appears whole or not at all.
+    Raises GradebookError (one line; the result files are kept) on any database trouble."""
+    marks = gradebook_marks(course)
+    stale = [r for r in results if marks.get(r.student) != result_mark(r)]
+    if not stale:
+        return 0
+    path = course.gradebook_path()
+    try:
+        if path.is_file():
+            record(course, stale)
+        else:
+            tmp = files.temp_path(path)
+            try:
+                record(course, stale, db_url=f"sqlite:///{tmp}")
+                os.replace(tmp, path)
+            finally:
+                for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+                    leftover.unlink(missing_ok=True)
+        marks.update({r.student: result_mark(r) for r in stale})
+        save_gradebook_marks(course, marks)
+    except Exception as exc:   # noqa: BLE001 - any database trouble: one line, results kept
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise GradebookError(f"could not record the grades in {path.name} ({type(exc).__name__}: {reason}); "
+                             "the results are saved in autograded/, run again to record them") from None
+    return len(stale)

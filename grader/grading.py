@@ -17,8 +17,12 @@ from . import checks, references
 from .course import Course, NotebookSpec
 from .notebook import MAX_NOTEBOOK_BYTES, NotebookUnreadable, prepare, read
 from .results import CheckResult, NotebookResult, SubmissionResult
+from .runners import SandboxRunner
 from .sandbox import IsolationUnavailable, Limits, Sandbox, SandboxError, detect_isolation, hide, \
     settle, start_zygote
+
+
+NOTHING_SUBMITTED = "no notebooks were submitted"
 
 
 class Grader:
@@ -26,7 +30,7 @@ class Grader:
 
     def __init__(self, course: Course):
         self.course = course
-        self.limits = Limits.from_mapping(course.limits)
+        self.limits = course.limits
         # Sandboxes must fork from a process that has never seen a reference value or a
         # solution: start the clean zygote before loading them (a no-op if it runs).
         self.isolation = isolate(course)
@@ -35,20 +39,24 @@ class Grader:
         self.notebooks = {nb.name: references.course_notebook(course, nb.name) for nb in course.notebooks}
         self.fingerprint = grader_fingerprint(course)
 
-    def submission_dir(self, student: str) -> Path:
-        return self.course.submitted_dir() / student / self.course.assignment
+    def submission_fingerprint(self, student: str) -> str:
+        return submission_fingerprint(self.course.submission_dir(student), self.fingerprint)
 
-    def grade(self, student: str, folder: Path | None = None) -> SubmissionResult:
-        folder = folder or self.submission_dir(student)
+    def grade(self, student: str, folder: Path | None = None, *, fingerprint: str | None = None,
+              nothing_submitted: str = NOTHING_SUBMITTED) -> SubmissionResult:
+        """Grade `student`'s submission (in submitted/, or in `folder`). `fingerprint`: the
+        submission's, when the caller has computed it already; `nothing_submitted`: the
+        problem to report when the folder holds no notebook at all."""
+        folder = folder or self.course.submission_dir(student)
         start = time.perf_counter()
         result = SubmissionResult(student=student, assignment=self.course.assignment, score=0.0,
                                   max_score=self.course.points,
-                                  fingerprint=submission_fingerprint(folder, self.fingerprint),
+                                  fingerprint=fingerprint or submission_fingerprint(folder, self.fingerprint),
                                   isolation=self.isolation)
         if self.isolation == "none":
             result.problems.append(UNSAFE_NOTE)
         if not folder.is_dir() or not any(folder.glob("*.ipynb")):
-            result.problems.append("no notebooks were submitted")
+            result.problems.append(nothing_submitted)
         for nb in self.course.notebooks:
             try:
                 result.notebooks.append(self.grade_notebook(nb, student, folder / nb.filename))
@@ -85,7 +93,7 @@ class Grader:
                 if cell.status != "ok":
                     out.problems.append(f"cell '{cell.cell_id}': {cell.message}")
             t_checks = time.perf_counter()
-            caller = timeout_once_caller(box)
+            caller = SandboxRunner(box)
             for fn in nb.functions:
                 out.checks.extend(checks.grade_function(
                     fn, self.course, caller, student=student, references=self.references,
@@ -107,26 +115,6 @@ class Grader:
                        "student": round(student_s, 6),
                        "checks": round(max(0.0, (end - start) - start_s - cells_s - student_s), 6)}
         return out
-
-
-_STOPPED = '''
-def {name}(*args, **kwargs):
-    raise TimeoutError("{name} did not finish within {seconds:.0f} s in an earlier check, so it is not run again")
-'''
-
-
-def timeout_once_caller(box: Sandbox):
-    """A checks.Caller on `box` in which an infinite loop costs its time limit once: a
-    function that timed out is replaced by one that fails at once, so the checks after it,
-    and the functions that call it, do not wait for it again."""
-    def call(function, args, kwargs, echo, timeout):
-        outcome = box.call(function, tuple(args), dict(kwargs), timeout=timeout, echo_args=echo)
-        call.student_seconds += outcome.seconds
-        if outcome.status == "timeout" and function.isidentifier():
-            box.run_cells([(f"stopped-{function}", _STOPPED.format(name=function, seconds=timeout))])
-        return outcome
-    call.student_seconds = 0.0    # the student's own code inside the calls (CallOutcome.seconds)
-    return call
 
 
 UNSAFE_NOTE = "graded WITHOUT isolation (--unsafe-no-isolation): student code ran as the grader's user"
@@ -161,9 +149,7 @@ def protect_course_files(course: Course) -> None:
     git does not record these bits, so the working tree stays clean."""
     if os.geteuid() != 0:
         return
-    for path in (course.source_dir(), course.root / "source", course.submitted_dir(), course.autograded_dir(),
-                 course.root / "feedback", course.root / ".grader", references.PATH,
-                 course.root / "gradebook.db"):
+    for path in (*course.private_paths(), references.PATH):
         try:
             st = path.stat()
             if st.st_uid == 0 and st.st_mode & 0o007:

@@ -3,34 +3,26 @@
 `python -m grader references` runs every check, for every probe variant, against the
 solution key in the sandbox (the same path as grading) and stores what the checks
 compared as `grader/references.bin` (wire format). The file lives in the grader package,
-never under release/. `check_in_sync` re-records and compares, for the tests and CI.
+never under release/. `python -m grader references --check` re-records and compares
+(`differences`), for the tests and CI.
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from . import checks, wire
+from . import checks, files, wire
 from .course import Course
 from .notebook import CourseNotebook
 
 PATH = Path(__file__).with_name("references.bin")
 
 
-class ReferenceError(Exception):
+class ReferencesError(Exception):
     """The solution key does not pass its own checks, or the reference file is unusable."""
-
-
-def sandbox_caller(box):
-    """A checks.Caller that runs each call in `box`."""
-    def call(function, args, kwargs, echo, timeout):
-        return box.call(function, tuple(args), dict(kwargs), timeout=timeout, echo_args=echo)
-    return call
 
 
 def course_notebook(course: Course, name: str) -> CourseNotebook:
@@ -40,34 +32,31 @@ def course_notebook(course: Course, name: str) -> CourseNotebook:
 
 def record(course: Course) -> dict:
     """Every check's recorded values for every variant, from the solution key."""
-    from .sandbox import Limits, Sandbox  # not needed by the notebooks' in-kernel path
+    from .runners import SandboxRunner  # not needed by the notebooks' in-kernel path
+    from .sandbox import Sandbox
 
-    limits = Limits.from_mapping(course.limits)
+    limits = course.limits
     refs: dict = {}
     for nb in course.notebooks:
         key_nb = course_notebook(course, nb.name)
         with Sandbox(limits, label=f"solution {nb.name}") as box:
             for outcome in box.run_cells(key_nb.solution_cells()):
                 if outcome.status != "ok":
-                    raise ReferenceError(f"source/{nb.name}: cell {outcome.cell_id}: {outcome.message}")
-            caller = sandbox_caller(box)
+                    raise ReferencesError(f"source/{nb.name}: cell {outcome.cell_id}: {outcome.message}")
+            caller = SandboxRunner(box)
             for spec in (s for f in nb.functions for s in f.checks):
                 for v in range(course.variants):
                     verdict = checks.run(spec, course, caller, student=None, variant=v,
                                          timeout=limits.check_timeout)
                     if not verdict.passed:
-                        raise ReferenceError(f"the solution fails {spec.key} (variant {v}): {verdict.message}")
+                        raise ReferencesError(f"the solution fails {spec.key} (variant {v}): {verdict.message}")
                     refs[checks.reference_key(spec, v)] = verdict.recorded
     return refs
 
 
 def write(refs: dict, path: Path = PATH) -> None:
     """Write atomically (a reader never sees half a file)."""
-    data = wire.encode(refs)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".references-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    files.write_bytes(path, wire.encode(refs))
 
 
 @lru_cache(maxsize=4)
@@ -77,11 +66,11 @@ def _load(path: str, mtime_ns: int) -> dict:
 
 def load(path: Path = PATH) -> dict:
     if not path.is_file():
-        raise ReferenceError(f"{path.name} is missing: run `python -m grader references`")
+        raise ReferencesError(f"{path.name} is missing: run `python -m grader references`")
     try:
         return _load(str(path), path.stat().st_mtime_ns)
     except wire.WireError as exc:
-        raise ReferenceError(f"{path.name} is unreadable ({exc}): run `python -m grader references`") from None
+        raise ReferencesError(f"{path.name} is unreadable ({exc}): run `python -m grader references`") from None
 
 
 def fingerprint(path: Path = PATH) -> str:

@@ -3,6 +3,7 @@ serialised to and from JSON by `to_dict` / `from_dict` (the reports and the stor
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Iterable
 
 
 @dataclass
@@ -55,6 +56,11 @@ class SubmissionResult:
     def notebook(self, name: str) -> NotebookResult | None:
         return next((nb for nb in self.notebooks if nb.notebook == name), None)
 
+    def notebook_score(self, name: str) -> float:
+        """The score of one notebook; 0 for a notebook missing from the result."""
+        found = self.notebook(name)
+        return found.score if found is not None else 0.0
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -65,3 +71,9 @@ class SubmissionResult:
             for nb in data.get("notebooks", [])
         ]
         return cls(**{**data, "notebooks": notebooks})
+
+
+def latest_per_student(results: Iterable[SubmissionResult]) -> list[SubmissionResult]:
+    """One result per student (the last one given wins), sorted by student id."""
+    by_student = {r.student: r for r in results}
+    return [by_student[s] for s in sorted(by_student)]

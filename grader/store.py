@@ -12,15 +12,10 @@ whose fingerprint is unchanged (and whose results.json is still there) is skippe
 forked while the lock is held (the grading pool) close their copy of it, so the lock ends
 exactly when the run's own process does, even if its workers linger.
 
-`.grader/gradebook.json` remembers which results are in nbgrader's gradebook, so the
-gradebook catches up after a crash between a result file and its database row. It is
-tied to one gradebook.db by a random token the grader keeps in that database's
-`PRAGMA user_version` (which nbgrader does not use): a deleted or replaced gradebook.db
-gets every result again.
-
-Every file is written by `report.write_text` (temporary file + rename); a process killed
-between the two leaves a `.<name>.<random>.tmp` file, which the next run removes
-(`sweep_temp_files`, under the lock).
+Every file is written by grader.files (temporary file + rename); a process killed
+between the two leaves a temporary file (`files.is_temp`), which the next run removes
+(`sweep_temp_files`, under the lock). Which results are in nbgrader's gradebook is the
+gradebook module's business (grader.gradebook).
 """
 from __future__ import annotations
 
@@ -28,18 +23,12 @@ import errno
 import fcntl
 import json
 import os
-import secrets
-import sqlite3
 import time
 from pathlib import Path
-from urllib.parse import quote
 
+from . import files
 from .course import Course
-from .report import write_json
 from .results import SubmissionResult
-
-RESULT_FILE = "grader_result.json"
-GRADEBOOK_FILE = "gradebook.db"
 
 # flock descriptors held by this process: closed in forked children (see RunLock)
 _HELD_LOCKS: set[int] = set()
@@ -66,7 +55,7 @@ class RunLock:
     """An exclusive flock on <course>/.grader/lock, released when the process ends."""
 
     def __init__(self, course: Course, wait: float = 0.0):
-        self.path = course.root / ".grader" / "lock"
+        self.path = course.lock_path()
         self.wait = wait
         self._fd: int | None = None
 
@@ -102,14 +91,10 @@ class RunLock:
             self._fd = None
 
 
-def result_path(course: Course, student: str) -> Path:
-    return course.autograded_dir() / student / course.assignment / RESULT_FILE
-
-
 def load_result(course: Course, student: str) -> SubmissionResult | None:
-    path = result_path(course, student)
     try:
-        return SubmissionResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(course.result_record(student).read_text(encoding="utf-8"))
+        return SubmissionResult.from_dict(data)
     except (OSError, ValueError, TypeError, KeyError):
         return None   # absent, or unreadable: the student is graded again
 
@@ -117,12 +102,11 @@ def load_result(course: Course, student: str) -> SubmissionResult | None:
 def is_graded(course: Course, student: str, fingerprint: str) -> bool:
     """Graded with this fingerprint, and its results.json is still there."""
     old = load_result(course, student)
-    return (old is not None and old.fingerprint == fingerprint
-            and (result_path(course, student).parent / "results.json").is_file())
+    return old is not None and old.fingerprint == fingerprint and course.results_json(student).is_file()
 
 
 def save_result(course: Course, result: SubmissionResult) -> None:
-    write_json(result_path(course, result.student), result.to_dict())
+    files.write_json(course.result_record(result.student), result.to_dict())
 
 
 def all_results(course: Course, students: list[str]) -> list[SubmissionResult]:
@@ -133,27 +117,16 @@ def all_results(course: Course, students: list[str]) -> list[SubmissionResult]:
 # Leftovers of a killed run
 
 
-_SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
-
-
-def _is_temp(name: str) -> bool:
-    """A temporary file of report.write_text (.<name>.<random>.tmp), or a SQLite side file
-    of a temporary gradebook (.<name>.<random>.tmp-journal)."""
-    if not name.startswith(".") or name.count(".") < 3:
-        return False
-    return name.endswith(".tmp") or any(name.endswith(".tmp" + side) for side in _SQLITE_SIDE_FILES)
-
-
 def temp_files(course: Course) -> list[Path]:
     """Temporary files that a killed run may have left among the grader's outputs."""
-    folders = [course.root, course.root / ".grader"]
-    for top in (course.autograded_dir(), course.root / "feedback"):
+    folders = [course.root, course.state_dir()]
+    for top in (course.autograded_dir(), course.feedback_dir()):
         if top.is_dir():
             folders += [p / course.assignment for p in top.iterdir() if p.is_dir()]
     found = []
     for folder in folders:
         try:
-            found += [folder / name for name in os.listdir(folder) if _is_temp(name)]
+            found += [folder / name for name in os.listdir(folder) if files.is_temp(name)]
         except OSError:
             pass
     return sorted(found)
@@ -169,76 +142,3 @@ def sweep_temp_files(course: Course) -> int:
         except (FileNotFoundError, IsADirectoryError):
             pass
     return removed
-
-
-# ---------------------------------------------------------------------------------------
-# Which results are in the gradebook
-
-
-def gradebook_path(course: Course) -> Path:
-    return course.root / GRADEBOOK_FILE
-
-
-def _gradebook_marks_path(course: Course) -> Path:
-    return course.root / ".grader" / "gradebook.json"
-
-
-def result_mark(result: SubmissionResult) -> str:
-    return result.fingerprint + result.graded_at
-
-
-def gradebook_token(path: Path) -> int:
-    """The grader's token in the gradebook (`PRAGMA user_version`); 0 if none or no file."""
-    if not path.is_file():
-        return 0
-    try:
-        # read-write (never create): a run killed mid-write leaves a hot journal, which only
-        # a writable connection can roll back, as nbgrader's next connection would anyway
-        db = sqlite3.connect(f"file:{quote(str(path))}?mode=rw", uri=True, timeout=30)
-    except sqlite3.Error:
-        return 0
-    try:
-        return int(db.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error:
-        return 0      # unreadable: the marks do not count, everything is recorded again
-    finally:
-        db.close()
-
-
-def set_gradebook_token(path: Path, token: int) -> None:
-    db = sqlite3.connect(str(path), timeout=30)
-    try:
-        db.execute(f"PRAGMA user_version = {int(token)}")
-        db.commit()
-    finally:
-        db.close()
-
-
-def new_gradebook_token() -> int:
-    return secrets.randbelow(2**31 - 2) + 1     # a positive 32-bit int, never 0
-
-
-def gradebook_marks(course: Course) -> dict[str, str]:
-    """student -> result_mark of what the gradebook holds for them; empty when the marks
-    are for another (or no) gradebook.db."""
-    try:
-        data = json.loads(_gradebook_marks_path(course).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or not isinstance(data.get("students"), dict):
-        return {}
-    token = data.get("gradebook")
-    if not token or token != gradebook_token(gradebook_path(course)):
-        return {}
-    return dict(data["students"])
-
-
-def save_gradebook_marks(course: Course, marks: dict[str, str]) -> None:
-    """Remember `marks` for the gradebook.db as it is now (stamping it with a token first
-    if it has none)."""
-    path = gradebook_path(course)
-    token = gradebook_token(path)
-    if not token:
-        token = new_gradebook_token()
-        set_gradebook_token(path, token)
-    write_json(_gradebook_marks_path(course), {"gradebook": token, "students": dict(sorted(marks.items()))})

@@ -47,3 +47,40 @@ def test_a_broken_course_yaml_is_one_clear_error(tmp_path):
     (tmp_path / "course.yaml").write_text("notebooks: [\n")
     with pytest.raises(CourseError, match="not valid YAML"):
         load(tmp_path)
+
+
+def test_limits_are_typed_and_parsed_once(course):
+    from grader.sandbox import Limits
+
+    assert course.limits == Limits(10.0, 20.0, 120, 1536, 20000, 64)
+    assert isinstance(course.limits.check_timeout, float) and isinstance(course.limits.processes, int)
+
+
+@pytest.mark.parametrize("limits, message", [
+    ("{check_timout: 3}", "unknown limit 'check_timout'"),
+    ("{processes: 2.5}", "limits.processes must be a whole number"),
+    ("{cell_timeout: 0}", "limits.cell_timeout must be positive"),
+    ("{output_bytes: lots}", "limits.output_bytes must be a number"),
+    ("[1, 2]", "limits must be a mapping"),
+])
+def test_a_wrong_limit_is_one_clear_error(tmp_path, limits, message):
+    (tmp_path / "course.yaml").write_text(
+        f"course_id: x\nassignment: a\nlimits: {limits}\nnotebooks: {{nb: {{f: {{c: {{points: 1}}}}}}}}\n")
+    with pytest.raises(CourseError, match=message):
+        load(tmp_path)
+
+
+def test_limits_given_are_used_and_the_rest_default(tmp_path):
+    from grader.sandbox import Limits
+
+    (tmp_path / "course.yaml").write_text(
+        "course_id: x\nassignment: a\nlimits: {check_timeout: 3, cell_timeout: 7.5, processes: 8}\n"
+        "notebooks: {nb: {f: {c: {points: 1}}}}\n")
+    assert load(tmp_path).limits == Limits(check_timeout=3.0, cell_timeout=7.5, processes=8)
+
+
+def test_an_unknown_top_level_key_is_one_clear_error(tmp_path):
+    (tmp_path / "course.yaml").write_text(
+        "course_id: x\nassignment: a\nvariant: 4\nnotebooks: {nb: {f: {c: {points: 1}}}}\n")
+    with pytest.raises(CourseError, match="unknown key 'variant'"):
+        load(tmp_path)

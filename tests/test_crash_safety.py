@@ -119,7 +119,7 @@ class Run:
 
 def graded_files(course, since_ns: int = 0) -> int:
     n = 0
-    for path in course.autograded_dir().glob(f"*/{ASSIGNMENT}/{store.RESULT_FILE}"):
+    for path in course.autograded_dir().glob(f"*/{ASSIGNMENT}/grader_result.json"):
         try:
             n += path.stat().st_mtime_ns > since_ns
         except FileNotFoundError:
@@ -136,7 +136,7 @@ def check_each_student_whole(course) -> int:
     """Mid-crash invariant: a student with grader_result.json has every output, whole and
     agreeing with it. Returns how many students are graded."""
     n = 0
-    for path in sorted(course.autograded_dir().glob(f"*/{ASSIGNMENT}/{store.RESULT_FILE}")):
+    for path in sorted(course.autograded_dir().glob(f"*/{ASSIGNMENT}/grader_result.json")):
         student = path.parent.parent.name
         result = store.load_result(course, student)
         assert result is not None, f"{path} is not a whole result"
@@ -215,7 +215,7 @@ def test_killed_runs_end_as_one_uninterrupted_run(tmp_path):
     assert check_each_student_whole(course) == 30
     assert gradebook_submissions(course) == {s: [row["total"]] for s, row in expected.items()}
     assert gradebook.export_totals(course) == pytest.approx({s: r["total"] for s, r in expected.items()}, abs=1e-4)
-    assert set(store.gradebook_marks(course)) == set(FINAL)
+    assert set(gradebook.gradebook_marks(course)) == set(FINAL)
     assert leftovers(root) == []
 
 
@@ -248,12 +248,12 @@ def _crash_and_resume(course, tag: str) -> None:
     assert graded_files(course, run.started) >= 10
     assert check_each_student_whole(course) == 30
     # ... the next run grades what is left and is killed while recording in the gradebook
-    marks_before = store.gradebook_marks(course)
+    marks_before = gradebook.gradebook_marks(course)
     run = Run(root, tag)
     seen: dict = {}
     run.kill_when(lambda: in_gradebook_sync(run, root / "gradebook.db", seen), "recording in gradebook.db")
     assert all(store.is_graded(course, s, _fingerprint_now(course, s)) for s in FINAL)
-    assert store.gradebook_marks(course) == marks_before       # the sync did not complete
+    assert gradebook.gradebook_marks(course) == marks_before       # the sync did not complete
     # 6. to the end
     assert graded_count(Run(root, tag).finish()) == 0
 

@@ -14,7 +14,7 @@ import submissions as S
 from conftest import copy_course, marked, new_token
 from grader import course as course_mod
 from grader import store
-from grader.cli import autograde_course
+from grader.autograde import autograde
 from grader.executor import batches_for
 
 pytest.importorskip("distributed")
@@ -110,7 +110,7 @@ def test_dask_and_local_executors_give_identical_results(tmp_path, reachable_dir
     students = sorted(STUDENTS)
 
     monkeypatch.setenv("NN_INTRO_HOSTILE_TOKEN", local_token)
-    autograde_course(local, students, workers=2, gradebook=False, echo=lambda *a, **k: None)
+    autograde(local, students, workers=2, gradebook_sync=False)
 
     proc = subprocess.run([sys.executable, "-m", "grader", "autograde", "nn_intro", "--executor", "dask",
                            "--scheduler", address, "--no-gradebook", "--course", str(remote.root)],

@@ -184,16 +184,17 @@ def hidden_values(course, student: str) -> list[float]:
     """Every probe input the student's checks used and every reference value they were
     compared with: the checks are run again, in record mode, on the student's variants
     against the solution in a sandbox, recording what was passed in."""
-    from grader.sandbox import Limits, Sandbox
+    from grader.runners import SandboxRunner
+    from grader.sandbox import Sandbox
 
     refs = references.load()
-    limits = Limits.from_mapping(course.limits)
+    limits = course.limits
     values: list[float] = []
     for nb in course.notebooks:
         key_nb = references.course_notebook(course, nb.name)
         with Sandbox(limits, label=f"hidden {nb.name}") as box:
             assert all(o.status == "ok" for o in box.run_cells(key_nb.solution_cells()))
-            base = references.sandbox_caller(box)
+            base = SandboxRunner(box)
 
             def caller(function, args, kwargs, echo, timeout):
                 values.extend(_floats(args) + _floats(kwargs))
@@ -248,7 +249,7 @@ def graded(tmp_path_factory):
     grader = Grader(course)
     S.write_submission(course.submitted_dir() / STUDENT / course.assignment, OVERRIDES)
     result = grader.grade(STUDENT)
-    out = report.write_student_outputs(course.autograded_dir(), root / "feedback", result, course)
+    out = report.write_student_outputs(course, result)
     return course, result, out.feedback_html
 
 

@@ -15,7 +15,7 @@ from grader import course as course_mod
 from grader import report
 from grader.grading import Grader
 
-SCHEMA = json.loads((Path(report.__file__).parent / "schemas" / "results.schema.json").read_text())
+SCHEMA = json.loads(report.SCHEMA_PATH.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -300,9 +300,9 @@ def test_an_oversized_notebook_is_a_verdict(grader):
 
 
 def test_a_broken_worker_pool_gives_verdicts_not_a_crash(tmp_path):
-    """If grading itself fails in a pool worker (here: its initialiser cannot load the
-    course notebooks), every affected student gets a zero with the reason, no fingerprint
-    (so the next run grades them again), and the run goes on."""
+    """If grading itself fails in a pool worker (here: a grader whose grade() raises, as
+    the workers inherit it), every affected student gets a zero with the reason, no
+    fingerprint (so the next run grades them again), and the run goes on."""
     from conftest import copy_course
     from grader import course as course_mod
     from grader.executor import grade_local
@@ -310,8 +310,13 @@ def test_a_broken_worker_pool_gives_verdicts_not_a_crash(tmp_path):
     root = copy_course(tmp_path)
     for student in ("a", "b", "c"):
         S.write_submission(root / "submitted" / student / "nn_intro")
-    shutil.rmtree(root / "source")
-    results = list(grade_local(course_mod.load(root), ["a", "b", "c"], workers=2))
+    grader = Grader(course_mod.load(root))
+
+    def broken(student, **kwargs):
+        raise OSError(f"the disk went away while grading {student}")
+
+    grader.grade = broken
+    results = list(grade_local(grader, ["a", "b", "c"], workers=2))
     assert sorted(r.student for r in results) == ["a", "b", "c"]
     for r in results:
         assert r.score == 0 and r.fingerprint == "" and "grading did not complete" in r.problems[0]

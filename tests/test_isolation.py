@@ -45,7 +45,8 @@ class Listener:
         self.udp.bind(("127.0.0.1", self.port))
         self.got: list[str] = []
         self._stop = False
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
     def _serve(self):
         import select
@@ -65,6 +66,7 @@ class Listener:
 
     def close(self):
         self._stop = True
+        self._thread.join()         # then close: the thread never touches a closed socket
         self.tcp.close()
         self.udp.close()
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import submissions as S
-from grader.cli import nbgrader_env
+from grader.nbgrader_commands import nbgrader_env
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
 

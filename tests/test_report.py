@@ -13,7 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader import report
+from grader import files, report
+from grader.report.text import md_inline
+from grader.sandbox import Limits
 from grader.course import CheckSpec, Course, FunctionSpec, NotebookSpec, Tolerance
 from grader.results import CheckResult, NotebookResult, SubmissionResult
 
@@ -33,7 +35,7 @@ def make_course(root: Path) -> Course:
         fn("02_beta", "forward", [("values", 1.0), ("cache", 0.5)]),
     ))
     return Course(root=root, course_id="nn_test", assignment="hw1", probe_salt="s", variants=1,
-                  limits={}, notebooks=(alpha, beta))
+                  limits=Limits(), notebooks=(alpha, beta))
 
 
 TITLES = {
@@ -121,7 +123,7 @@ def test_gradescope_results_validate_and_add_up(results, schema, tmp_path):
     for result in results:
         data = report.gradescope_results(result)
         # what is written is what validates
-        path = report.write_json(tmp_path / result.student / "results.json", data)
+        path = files.write_json(tmp_path / result.student / "results.json", data)
         loaded = json.loads(path.read_text(encoding="utf-8"))
         validator.validate(loaded)
         checks = [c for nb in result.notebooks for c in nb.checks]
@@ -302,7 +304,7 @@ def test_feedback_markdown(results, course):
         assert fence is None
         for nb in result.notebooks:
             for c in nb.checks:
-                assert report._md(c.title) in md
+                assert md_inline(c.title) in md
     alice = next(r for r in results if r.student == "alice")
     md = report.feedback_markdown(alice, course)
     assert "- **FAIL** stable for large \\|z\\|: 0.75 / 1" in md
@@ -335,19 +337,19 @@ def test_class_table(results, course):
 
 def test_atomic_writes(tmp_path):
     target = tmp_path / "a" / "b" / "out.txt"
-    report.write_text(target, "first\r\n")
-    report.write_text(target, "second ü\n")
+    files.write_text(target, "first\r\n")
+    files.write_text(target, "second ü\n")
     assert target.read_bytes() == "second ü\n".encode()
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
     # a failed write leaves the old file untouched and no temporary file behind
     with pytest.raises(ValueError):
-        report.write_json(target, {"score": float("nan")})
+        files.write_json(target, {"score": float("nan")})
     with pytest.raises(TypeError):
-        report.write_json(target, {"x": object()})
+        files.write_json(target, {"x": object()})
     assert target.read_text(encoding="utf-8") == "second ü\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
     target.chmod(0o640)
-    report.write_json(target, {"ok": True})
+    files.write_json(target, {"ok": True})
     assert json.loads(target.read_text()) == {"ok": True}
     assert target.stat().st_mode & 0o777 == 0o640          # the mode survives a replace
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
@@ -355,14 +357,13 @@ def test_atomic_writes(tmp_path):
 
 def test_write_student_outputs(results, course, tmp_path):
     obrien = next(r for r in results if r.student == "o'brien")
-    paths = report.write_student_outputs(tmp_path / "autograded", tmp_path / "feedback", obrien, course)
-    assert paths.results_json == tmp_path / "autograded" / "o'brien" / "hw1" / "results.json"
-    assert paths.feedback_html == tmp_path / "feedback" / "o'brien" / "hw1" / "feedback.html"
-    assert paths.feedback_md == tmp_path / "feedback" / "o'brien" / "hw1" / "feedback.md"
+    paths = report.write_student_outputs(course, obrien)
+    assert paths.results_json == course.root / "autograded" / "o'brien" / "hw1" / "results.json"
+    assert paths.feedback_html == course.root / "feedback" / "o'brien" / "hw1" / "feedback.html"
+    assert paths.feedback_md == course.root / "feedback" / "o'brien" / "hw1" / "feedback.md"
     assert json.loads(paths.results_json.read_text())["score"] == 2.0
     assert html.escape("o'brien") in paths.feedback_html.read_text()
     assert sorted(p.name for p in paths.feedback_md.parent.iterdir()) == ["feedback.html", "feedback.md"]
     for bad in ("..", "a/b", ""):
         with pytest.raises(ValueError):
-            report.write_student_outputs(tmp_path / "x", tmp_path / "y",
-                                         SubmissionResult(bad, "hw1", 0, 6), course)
+            report.write_student_outputs(course, SubmissionResult(bad, "hw1", 0, 6))

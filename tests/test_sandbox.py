@@ -58,22 +58,6 @@ def sb():
         yield s
 
 
-def test_limits_from_mapping():
-    lim = Limits.from_mapping({"check_timeout": 3, "cell_timeout": "7.5", "notebook_cpu": 60,
-                               "notebook_memory_mb": 1024, "output_bytes": 100,
-                               "processes": 8, "unknown_key": 1})
-    assert lim == Limits(3.0, 7.5, 60, 1024, 100, 8)
-    assert isinstance(lim.check_timeout, float) and isinstance(lim.processes, int)
-    assert Limits.from_mapping({}) == Limits()
-
-
-def test_limits_from_course_yaml():
-    yaml = pytest.importorskip("yaml")
-    with open(os.path.join(REPO, "course.yaml")) as f:
-        lim = Limits.from_mapping(yaml.safe_load(f)["limits"])
-    assert lim == Limits(10.0, 20.0, 120, 1536, 20000, 64)
-
-
 def test_ok_cells_and_calls_returning_arrays(sb):
     out = sb.run_cells(cells(
         imports="import numpy as np",

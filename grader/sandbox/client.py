@@ -171,8 +171,8 @@ class Sandbox:
     a cell that does not compile is retried with IPython lines (% or ! after
     whitespace) commented out.  A timeout or crash costs only that cell/call: the
     next operation starts a new child and silently replays the cells that were ok
-    (their output is not captured again); `restarts` counts those starts and
-    `replay_failures` lists replayed cells that did not come out ok.
+    (their output is not captured again); `restarts` counts those starts. A replayed
+    cell that times out or crashes is never replayed again.
     `workdir` is the child's cwd (in namespaces mode a path inside the sandbox, not on
     this machine); output() is its captured stdout+stderr.  `isolation` is the mode.
 
@@ -191,7 +191,6 @@ class Sandbox:
         self._proc: _Proc | None = None
         self._starts = 0
         self._cells: list[list] = []          # [cell_id, source, ok]
-        self.replay_failures: list[CellOutcome] = []
         self._final_output: tuple[str, bool] | None = None
         self._out_fd = -1
         self.isolation = isolation.detect().mode
@@ -278,13 +277,9 @@ class Sandbox:
             return CallOutcome("bad_output", message="the sandbox sent a malformed reply",
                                seconds=elapsed)
         if out.status == "ok":
-            bad = _find_unsupported(out.value, 0)
-            if bad is not None:
-                out.status = "bad_output"
-                out.message = (f"the function returned {bad.type_name}, which is not plain data"
-                               if bad is out.value else
-                               f"the returned value contains {bad.type_name}, "
-                               f"which is not plain data")
+            why = unsupported_message(out.value)
+            if why is not None:
+                out.status, out.message = "bad_output", why
         return out
 
     def output(self) -> tuple[str, bool]:
@@ -397,8 +392,6 @@ class Sandbox:
     def _ensure_started(self) -> None:
         if self._proc is not None and self._proc.dead():
             self._kill()
-        if self._proc is None:
-            self.replay_failures = []
         while self._proc is None:
             self._spawn()
             for cell in self._cells:
@@ -407,15 +400,9 @@ class Sandbox:
                 kind, rep = self._exchange({"op": "cell", "id": cell[0], "src": cell[1],
                                             "quiet": True}, self.limits.cell_timeout)
                 if kind == "reply":
-                    if isinstance(rep, dict) and rep.get("status") != "ok":
-                        self.replay_failures.append(
-                            CellOutcome(cell[0], str(rep.get("status")), str(rep.get("message", ""))))
                     continue
                 # the replay itself timed out or crashed: never replay that cell again
                 cell[2] = False
-                self.replay_failures.append(CellOutcome(
-                    cell[0], "timeout" if kind == "timeout" else "crashed",
-                    "on replay: " + (rep or "timed out")))
                 self._kill()
                 break
 
@@ -499,6 +486,17 @@ def _check_address_space(limits: Limits) -> None:
                       f"sandboxes inherit under their {limits.notebook_memory_mb} MiB RLIMIT_AS "
                       f"(threads? set OPENBLAS_NUM_THREADS=1 / MALLOC_ARENA_MAX=2)",
                       RuntimeWarning, stacklevel=3)
+
+
+def unsupported_message(value) -> str | None:
+    """Why a decoded value is not plain data (it holds wire.Unsupported markers), or None.
+    The same words whichever runner called the function (grader.runners)."""
+    bad = _find_unsupported(value, 0)
+    if bad is None:
+        return None
+    if bad is value:
+        return f"the function returned {bad.type_name}, which is not plain data"
+    return f"the returned value contains {bad.type_name}, which is not plain data"
 
 
 def _find_unsupported(v, depth: int):

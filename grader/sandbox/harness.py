@@ -59,7 +59,13 @@ def strip_magics(src: str) -> str:
     return _MAGIC_LINE.sub(lambda m: f"{m.group(1)}# {m.group(2)}", src)
 
 
-def _describe_exc(e: BaseException) -> str:
+def _in_cell(frame) -> bool:
+    return str(frame.filename).startswith("<cell ")
+
+
+def describe_exception(e: BaseException, student_frame=_in_cell) -> str:
+    """"Type: text" plus the last frame of student code (`student_frame(frame)`) and its
+    line: the words every runner uses for a student's exception (grader.runners)."""
     name = _tname(e)
     try:
         text = str(e)
@@ -67,8 +73,7 @@ def _describe_exc(e: BaseException) -> str:
         text = "<exception message could not be shown>"
     msg = _short(f"{name}: {text}" if text else name)
     try:
-        frames = [fr for fr in traceback.extract_tb(e.__traceback__, limit=200)
-                  if str(fr.filename).startswith("<cell ")]
+        frames = [fr for fr in traceback.extract_tb(e.__traceback__, limit=200) if student_frame(fr)]
     except BaseException:
         frames = []
     if frames:
@@ -176,7 +181,7 @@ class _Harness:
                 code = compile(src, filename, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as e:      # ValueError: null bytes
             linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-            msg = _describe_syntax(e) if isinstance(e, SyntaxError) else _describe_exc(e)
+            msg = _describe_syntax(e) if isinstance(e, SyntaxError) else describe_exception(e)
             return {"status": "syntax_error", "message": msg}
         linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
         status, message = "ok", ""
@@ -185,7 +190,7 @@ class _Harness:
         except BaseException as e:
             if os.getpid() != self.pid:
                 os._exit(0)
-            status, message = "error", _describe_exc(e)
+            status, message = "error", describe_exception(e)
         if os.getpid() != self.pid:         # a fork() of student code came back here
             os._exit(0)
         self.flush()
@@ -209,7 +214,7 @@ class _Harness:
         except BaseException as e:
             if os.getpid() != self.pid:
                 os._exit(0)
-            status, message = "error", _describe_exc(e)
+            status, message = "error", describe_exception(e)
         seconds = _perf() - t0
         if os.getpid() != self.pid:
             os._exit(0)

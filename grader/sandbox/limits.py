@@ -1,4 +1,5 @@
-"""The limits of one notebook's sandbox (course.yaml's `limits:`) and the protocol's bounds."""
+"""The limits of one notebook's sandbox (parsed from course.yaml's `limits:` by
+grader.course) and the protocol's bounds."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -19,16 +20,6 @@ class Limits:
     output_bytes: int = 20000       # captured stdout+stderr kept
     processes: int = 64             # processes (threads) the notebook may run at once
     disk_mb: int = 256              # all files the notebook writes, together
-
-    @classmethod
-    def from_mapping(cls, d) -> "Limits":
-        """From course.yaml's `limits:` mapping; unknown keys are ignored."""
-        kw = {}
-        for f in fields(cls):
-            if d and f.name in d and d[f.name] is not None:
-                conv = float if f.type in (float, "float") else int
-                kw[f.name] = conv(d[f.name])
-        return cls(**kw)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

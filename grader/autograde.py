@@ -1,0 +1,147 @@
+"""The class run: grade every (changed) submission of the course and write every output.
+
+    summary = autograde(course, students=None, force=False, workers=1)
+
+Validates everything first (the students, the executor and its scheduler, the
+isolation, the references), then, holding the course's run lock: sweeps the leftovers
+of a killed run, builds the to-do list (unchanged submissions are skipped unless
+`force`), grades on the chosen executor, and for each result writes results.json and
+the feedback pages and then grader_result.json (last: it marks the student as graded);
+finally brings nbgrader's gradebook and the class CSVs up to date from the result files.
+
+Crash-safe (see grader.store): a run killed at any moment leaves every student fully
+graded or not at all, and the gradebook and CSVs are rebuilt from the result files at
+the end of every run, so a rerun finishes the job.
+
+Every reason to stop is an `AutogradeError` with a one-line message; a student's
+broken submission is never one (it is a verdict in that student's results).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import gradebook, report, store
+from .course import Course
+from .results import SubmissionResult
+
+EXECUTORS = ("local", "dask")
+
+
+class AutogradeError(Exception):
+    """The class run cannot proceed; the message says why in one line."""
+
+
+@dataclass
+class RunSummary:
+    graded: int                         # submissions graded in this run
+    skipped: int                        # unchanged since they were graded
+    seconds: float                      # grading time (the executor's), start-up excluded
+    results: list[SubmissionResult] = field(default_factory=list)   # every student's latest
+    isolation: str = ""                 # how student code was isolated in this run
+
+    @property
+    def per_submission(self) -> float:
+        return self.seconds / self.graded if self.graded else 0.0
+
+
+def select_students(course: Course, wanted: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    """`wanted` (each must have a folder in submitted/), or every student there."""
+    found = course.students()
+    if wanted:
+        missing = [s for s in wanted if s not in found]
+        if missing:
+            raise AutogradeError(f"no submission for {', '.join(missing)} in {course.submitted_dir()}")
+        return list(dict.fromkeys(wanted))
+    if not found:
+        raise AutogradeError(f"no submissions in {course.submitted_dir()} "
+                             f"(expected submitted/<student>/{course.assignment}/)")
+    return found
+
+
+def check_assignment(course: Course, assignment: str) -> None:
+    if assignment != course.assignment:
+        raise AutogradeError(f"this course's assignment is {course.assignment!r}, not {assignment!r}")
+
+
+def autograde(course: Course, students: list[str] | tuple[str, ...] | None = None, *, force: bool = False,
+              workers: int = 1, executor: str = "local", scheduler: str | None = None,
+              gradebook_sync: bool = True, wait: float = 0.0,
+              progress: Callable[[int], None] | None = None) -> RunSummary:
+    """Grade `students` (default: everyone in submitted/) and write every output; see the
+    module docstring. `progress(n)` is called with the number of submissions to grade,
+    then once per result with 1 (a progress bar's `update`); raises AutogradeError."""
+    from . import executor as executors
+    from . import references
+    from .grading import Grader, isolate
+    from .sandbox import IsolationUnavailable
+
+    # -- everything that can be refused, before any work --------------------------------
+    students = select_students(course, students)
+    if executor not in EXECUTORS:
+        raise AutogradeError(f"unknown executor {executor!r} (choose {' or '.join(EXECUTORS)})")
+    if executor == "dask" and not scheduler:
+        raise AutogradeError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+    if workers < 1:
+        raise AutogradeError("--workers must be at least 1")
+    try:
+        isolation = isolate(course)      # before anything secret is loaded into this process
+    except IsolationUnavailable as exc:
+        raise AutogradeError(str(exc)) from None
+    try:
+        lock = store.RunLock(course, wait=wait).__enter__()
+    except store.LockedError as exc:
+        raise AutogradeError(str(exc)) from None
+    try:
+        store.sweep_temp_files(course)          # leftovers of a killed run
+        try:
+            grader = Grader(course)             # references and fingerprints, loaded once
+        except references.ReferencesError as exc:
+            raise AutogradeError(str(exc)) from None
+        fingerprints = {s: grader.submission_fingerprint(s) for s in students}
+        todo = [s for s in students if force or not store.is_graded(course, s, fingerprints[s])]
+        if progress:
+            progress(len(todo))
+        start = time.perf_counter()
+        if not todo:
+            stream = iter(())
+        elif executor == "dask":
+            stream = executors.grade_dask(course, todo, scheduler)
+        else:
+            stream = executors.grade_local(grader, todo, workers=workers, fingerprints=fingerprints)
+        for result in stream:
+            report.write_student_outputs(course, result)
+            store.save_result(course, result)   # written last: marks the student as graded
+            if progress:
+                progress(1)
+        seconds = time.perf_counter() - start
+        results = store.all_results(course, course.students())
+        if gradebook_sync:
+            try:
+                gradebook.sync(course, results)
+            except gradebook.GradebookError as exc:
+                raise AutogradeError(str(exc)) from None
+        report.write_class_csvs(course, results)
+    finally:
+        lock.__exit__(None, None, None)
+    return RunSummary(graded=len(todo), skipped=len(students) - len(todo), seconds=seconds,
+                      results=results, isolation=isolation)
+
+
+def export(course: Course, *, wait: float = 0.0, roster: dict | None = None,
+           moodle: bool = False) -> list[SubmissionResult]:
+    """Rewrite grades.csv and grades_lms.csv from the result files (under the run lock);
+    returns the results exported."""
+    students = select_students(course)
+    try:
+        lock = store.RunLock(course, wait=wait).__enter__()
+    except store.LockedError as exc:
+        raise AutogradeError(str(exc)) from None
+    try:
+        results = store.all_results(course, students)
+        report.write_grades_csv(course.grades_csv(), results, course)
+        report.write_lms_csv(course.lms_csv(), results, course, roster=roster, points_possible=not moodle)
+    finally:
+        lock.__exit__(None, None, None)
+    return results
