@@ -125,3 +125,28 @@ def wait_unmarked(token: str, seconds: float = 2.0) -> list[int]:
 def new_token() -> str:
     """A sleep duration no other process uses: `sleep <token>` marks a student process."""
     return f"{100000 + os.getpid()}.{time.monotonic_ns() % 10**9:09d}"
+
+
+# ---------------------------------------------------------------------------------------
+# The quick lane (`make check`) is every test without one of these markers. A test that
+# takes longer than QUICK_SECONDS without one is named at the end of the run, so that the
+# lane stays quick as tests are added. (A note, not a failure: timing is never asserted.)
+
+LANE_MARKERS = ("slow", "kernel", "nbgrader")
+QUICK_SECONDS = 5.0
+
+
+def pytest_terminal_summary(terminalreporter):
+    slow = {}
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            if getattr(rep, "when", None) is None or not hasattr(rep, "nodeid"):
+                continue
+            if any(m in rep.keywords for m in LANE_MARKERS):
+                continue
+            slow[rep.nodeid] = slow.get(rep.nodeid, 0.0) + rep.duration
+    late = sorted((t, n) for n, t in slow.items() if t > QUICK_SECONDS)
+    if late:
+        terminalreporter.write_sep("-", f"unmarked tests over {QUICK_SECONDS:g} s (mark them slow to keep make check quick)")
+        for t, nodeid in reversed(late):
+            terminalreporter.write_line(f"{t:6.1f} s  {nodeid}")

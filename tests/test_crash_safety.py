@@ -24,6 +24,8 @@ from conftest import copy_course, gradebook_submissions, holds_open
 from grader import course as course_mod
 from grader import gradebook, store
 
+pytestmark = pytest.mark.slow     # real class runs killed and resumed: not in `make check`
+
 ASSIGNMENT = "nn_intro"
 TAG = "NN_INTRO_CRASH_TAG"      # NN_INTRO_* survives into the sandbox's environment too
 
