@@ -17,6 +17,7 @@ and reports, as figures of this one run:
 * where our time goes: sandbox start/close, the notebook's cells, the student's own code
   inside the checks' calls (timed in the sandbox), our checks (the rest), and the same
   for slow but correct student code;
+* one sandbox's life on a tiny notebook: start, 3 cells, one call, close (milliseconds);
 * whether the honest submissions get the same totals from both;
 * the hostile submissions that a batch average would hide (output flood, memory hog,
   infinite loop), each graded alone by ours; nbgrader is not run on them (bench/README.md);
@@ -265,6 +266,39 @@ def ours_totals(course, students: list[str]) -> dict[str, float]:
     return {s: store.load_result(course, s).score for s in students}
 
 
+def sandbox_costs(rounds: int = 5, calls: int = 10) -> dict:
+    """Milliseconds of one sandbox's life on a tiny notebook (3 cells, a forward pass),
+    best and median of `rounds`: start, the cells, one call, close, all of it. (Was
+    tests/test_sandbox.py::test_measure_costs, a benchmark inside the test suite.)"""
+    import numpy as np
+
+    from grader.sandbox import Limits, Sandbox, prewarm
+
+    prewarm()                               # what a grading process does once
+    snippet = [("a", "import numpy as np"),
+               ("b", "W = np.random.default_rng(0).standard_normal((2, 3))"),
+               ("c", "def forward(x):\n    return np.tanh(W @ x)\n")]
+    x = np.ones(3)
+    rows = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        box = Sandbox(Limits(check_timeout=5.0, cell_timeout=5.0), label="bench")
+        t1 = time.perf_counter()
+        out = box.run_cells(snippet)
+        t2 = time.perf_counter()
+        for _ in range(calls):
+            r = box.call("forward", (x,))
+        t3 = time.perf_counter()
+        box.close()
+        t4 = time.perf_counter()
+        if not (all(o.status == "ok" for o in out) and r.status == "ok"):
+            raise RuntimeError(f"the benchmark's sandbox failed: {[o.message for o in out]} {r.message}")
+        rows.append((t1 - t0, t2 - t1, (t3 - t2) / calls, t4 - t3, t4 - t0))
+    names = ("start", "cells", "call", "close", "total")
+    return {name: {"best_ms": min(col) * 1e3, "median_ms": statistics.median(col) * 1e3}
+            for name, col in zip(names, zip(*rows))}
+
+
 def machine() -> dict:
     model = ""
     try:
@@ -356,6 +390,10 @@ def main() -> None:
         report["split_heavy_w1"] = split_of(course, heavy)
         report["heavy_scores"] = ours_totals(course, heavy)
         report["burn_seconds_per_call"] = BURN_SECONDS
+
+        # 2b. one sandbox's life, in milliseconds
+        log("ours: one sandbox's start, cells, call and close ...")
+        report["sandbox_costs"] = sandbox_costs(rounds=max(5, args.repeats))
 
         # 3. hostile submissions that a batch average would hide, each alone
         log("ours: hostile submissions alone ...")
@@ -482,6 +520,12 @@ def summarize(r: dict, workers: list[int]) -> None:
     row("  student code / total / overhead",
         f"{h['student']:.2f} s / {h['total']:.2f} s / {100 * (h['total'] - h['student']) / h['student']:.1f} %"
         f" (scores {sorted(set(r['heavy_scores'].values()))})")
+    lines.append("")
+    c = r["sandbox_costs"]
+    lines.append("One sandbox on a 3-cell notebook, ms (best / median)")
+    for key, label in (("start", "start"), ("cells", "run 3 cells"), ("call", "one call"), ("close", "close"),
+                       ("total", "total, 10 calls")):
+        row(label, f"{c[key]['best_ms']:.2f} / {c[key]['median_ms']:.2f}")
     lines.append("")
     lines.append("Hostile submissions graded alone by ours (nbgrader not run on these: see bench/README.md)")
     a = r["hostile_alone"]

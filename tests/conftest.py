@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -33,6 +34,32 @@ def copy_course(dest: Path) -> Path:
 @pytest.fixture
 def course_copy(tmp_path):
     return copy_course(tmp_path)
+
+
+# Limits for grading hostile submissions (loops, memory hogs): the course's 10 s and
+# 1.5 GiB would give the same scores, only ten times slower. An honest check takes a few
+# milliseconds and an honest notebook stays well under 600 MiB of address space
+# (tests/test_sandbox.py::test_numpy_works_under_the_default_memory_limit prints it).
+TIGHT_LIMITS = {"check_timeout": 1, "cell_timeout": 5, "notebook_memory_mb": 600}
+
+
+def set_limits(root: Path, **limits) -> Path:
+    """Change the `limits:` of the course copy at `root` (its course.yaml, as an instructor
+    would), keeping every other setting."""
+    path = root / "course.yaml"
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    unknown = set(limits) - set(cfg["limits"])
+    assert not unknown, f"course.yaml has no limits {sorted(unknown)}"
+    cfg["limits"].update(limits)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tight_course(tmp_path_factory):
+    """A course copy whose course.yaml has TIGHT_LIMITS: for tests of hostile submissions."""
+    root = copy_course(tmp_path_factory.mktemp("tight-course"))
+    return course_mod.load(set_limits(root, **TIGHT_LIMITS))
 
 
 @pytest.fixture
@@ -98,3 +125,28 @@ def wait_unmarked(token: str, seconds: float = 2.0) -> list[int]:
 def new_token() -> str:
     """A sleep duration no other process uses: `sleep <token>` marks a student process."""
     return f"{100000 + os.getpid()}.{time.monotonic_ns() % 10**9:09d}"
+
+
+# ---------------------------------------------------------------------------------------
+# The quick lane (`make check`) is every test without one of these markers. A test that
+# takes longer than QUICK_SECONDS without one is named at the end of the run, so that the
+# lane stays quick as tests are added. (A note, not a failure: timing is never asserted.)
+
+LANE_MARKERS = ("slow", "kernel", "nbgrader")
+QUICK_SECONDS = 5.0
+
+
+def pytest_terminal_summary(terminalreporter):
+    slow = {}
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            if getattr(rep, "when", None) is None or not hasattr(rep, "nodeid"):
+                continue
+            if any(m in rep.keywords for m in LANE_MARKERS):
+                continue
+            slow[rep.nodeid] = slow.get(rep.nodeid, 0.0) + rep.duration
+    late = sorted((t, n) for n, t in slow.items() if t > QUICK_SECONDS)
+    if late:
+        terminalreporter.write_sep("-", f"unmarked tests over {QUICK_SECONDS:g} s (mark them slow to keep make check quick)")
+        for t, nodeid in reversed(late):
+            terminalreporter.write_line(f"{t:6.1f} s  {nodeid}")

@@ -186,6 +186,8 @@ def test_a_run_holding_the_lock_makes_another_refuse_or_wait(course_root):
 # Success, --student, skipping unchanged, --force, the records
 
 
+@pytest.mark.slow
+@pytest.mark.nbgrader      # ends with the real `nbgrader export`
 def test_autograde_skips_unchanged_regrades_changed_and_records_once(course_root):
     root = course_root
     submit(root, "alice", "key")

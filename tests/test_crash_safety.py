@@ -7,6 +7,7 @@ runs started at once, and a run whose main process alone is killed."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import shutil
@@ -20,9 +21,11 @@ from pathlib import Path
 import pytest
 
 import submissions as S
-from conftest import copy_course, gradebook_submissions, holds_open
+from conftest import copy_course, gradebook_submissions, holds_open, marked, new_token, set_limits
 from grader import course as course_mod
 from grader import gradebook, store
+
+pytestmark = pytest.mark.slow     # real class runs killed and resumed: not in `make check`
 
 ASSIGNMENT = "nn_intro"
 TAG = "NN_INTRO_CRASH_TAG"      # NN_INTRO_* survives into the sandbox's environment too
@@ -79,14 +82,14 @@ def wait_all_gone(tag: str, timeout: float = 15.0) -> None:
 class Run:
     """`python -m grader autograde` in its own session (process group = its pid)."""
 
-    def __init__(self, root: Path, tag: str, *args: str):
+    def __init__(self, root: Path, tag: str, *args: str, env: dict | None = None):
         self.root = root
         self.tag = tag
         self.started = time.time_ns()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grader", "autograde", ASSIGNMENT, "--workers", "2", *args],
-            cwd=root, env={**os.environ, TAG: tag}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True)
+            cwd=root, env={**os.environ, **(env or {}), TAG: tag}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
     def kill_when(self, moment, what: str, timeout: float = 180) -> None:
         """SIGKILL the process group as soon as `moment()` is true (polled every ~2 ms);
@@ -296,20 +299,67 @@ def test_two_runs_started_at_once(tmp_path):
     assert leftovers(root) == []
 
 
+# A relu that, in a run started with NN_INTRO_CRASH_BLOCK=<token>, waits in `sleep <token>`
+# (a process the test can see) until the check's time limit; in any other run it is relu.
+BLOCKER = """
+import os
+def relu(z):
+    token = os.environ.get("NN_INTRO_CRASH_BLOCK")
+    if token:
+        os.spawnv(os.P_WAIT, "/bin/sleep", ["sleep", token])
+    return np.maximum(0.0, np.asarray(z, dtype=float))
+"""
+
+
+def parent_and_command(pid: int) -> tuple[int, bytes]:
+    with open(f"/proc/{pid}/status") as fh:
+        ppid = next(int(line.split()[1]) for line in fh if line.startswith("PPid:"))
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        return ppid, fh.read()
+
+
 def test_a_killed_main_process_frees_the_course_at_once(tmp_path):
-    """Only the run's own process is killed (its pool workers live on a while): the
-    lock is free at once, because forked workers do not keep a copy of it."""
+    """Only the run's own process is killed, while a pool worker is provably in the middle
+    of a submission: the lock is free at once, because forked workers do not keep a copy
+    of it (the workers themselves die with the run, by their parent-death signal).
+
+    Deterministic: the run cannot end, nor its worker finish carol, before the test has
+    looked, because carol's relu waits for the check's time limit (120 s here) in a
+    `sleep <token>` process, but only in this first run."""
     course = make_course(tmp_path / "course", SMALL)
-    root, tag = course.root, uuid.uuid4().hex
-    run = Run(root, tag, "--no-gradebook")
+    root, tag, token = course.root, uuid.uuid4().hex, new_token()
+    S.write_submission(root / "submitted" / "carol" / ASSIGNMENT, overrides={"03_activations": {"relu": BLOCKER}})
+    set_limits(root, check_timeout=120)
+    lock = root / ".grader" / "lock"
+    run = Run(root, tag, "--no-gradebook", env={"NN_INTRO_CRASH_BLOCK": token})
     try:
+        # the state the test needs: carol's worker is inside her relu and another student is graded
         deadline = time.monotonic() + 120
-        while graded_files(course) < 1 and run.proc.poll() is None and time.monotonic() < deadline:
+        while ((not marked(token) or graded_files(course) < 1) and run.proc.poll() is None
+               and time.monotonic() < deadline):
             time.sleep(0.002)
         assert run.proc.poll() is None, "the run ended before it could be killed"
-        os.kill(run.proc.pid, signal.SIGKILL)
+        assert marked(token) and graded_files(course) >= 1, "the run never reached carol's relu"
+        main = run.proc.pid
+        workers = []
+        for pid in tagged_processes(tag):
+            try:
+                ppid, command = parent_and_command(pid)
+            except (OSError, StopIteration):
+                continue
+            if ppid == main and command == parent_and_command(main)[1]:
+                workers.append(pid)           # forked from the main process: a pool worker
+        assert workers, "no pool worker is alive while carol is being graded: nothing was tested"
+        assert holds_open(main, lock), "the run does not hold .grader/lock: nothing was tested"
+        assert [p for p in tagged_processes(tag) if p != main and holds_open(p, lock)] == [], \
+            "a process forked by the run keeps the lock open"
+        os.kill(main, signal.SIGKILL)
         run.proc.wait()
-        assert tagged_processes(tag), "no worker outlived the main process: nothing was tested"
+        fd = os.open(lock, os.O_RDWR)         # at once: nobody holds it any more
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
         again = subprocess.run([sys.executable, "-m", "grader", "autograde", ASSIGNMENT, "--no-gradebook"],
                                cwd=root, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr

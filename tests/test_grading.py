@@ -25,6 +25,12 @@ def grader(tmp_path_factory):
     return Grader(course_mod.load(root))
 
 
+@pytest.fixture(scope="module")
+def tight_grader(tight_course):
+    """For hostile submissions: the same scores as with the course's limits, sooner."""
+    return Grader(tight_course)
+
+
 def grade(grader, name, **kwargs):
     folder = grader.course.submitted_dir() / name / grader.course.assignment
     S.write_submission(folder, **kwargs)
@@ -76,18 +82,22 @@ def test_diagnostics_name_the_likely_cause_without_values(grader):
     assert check.name == "02_xor_network: compute_loss - L = 1/2 * sum of squared errors, for several shapes"
 
 
-def test_patched_allclose_does_not_fool_the_grader(grader):
-    result = grade(grader, "cheat", overrides={"03_activations": {"relu": S.HOSTILE["patched_allclose"][2]}})
+def test_patched_allclose_does_not_fool_the_grader(tight_grader):
+    result = grade(tight_grader, "cheat", overrides={"03_activations": {"relu": S.HOSTILE["patched_allclose"][2]}})
     assert by_function(result)[("03_activations", "relu")][0] == 0
     assert by_function(result)[("03_activations", "tanh")] == (1.0, 1.0)
 
 
-def test_an_infinite_loop_costs_one_time_limit_and_its_dependants(grader):
+def test_an_infinite_loop_costs_one_time_limit_and_its_dependants(tight_grader):
     start = time.perf_counter()
-    result = grade(grader, "loop", overrides={"01_perceptron": {"sigmoid": S.HOSTILE["infinite_loop"][2]}})
+    result = grade(tight_grader, "loop", overrides={"01_perceptron": {"sigmoid": S.HOSTILE["infinite_loop"][2]}})
     elapsed = time.perf_counter() - start
-    limit = grader.limits.check_timeout
+    limit = tight_grader.limits.check_timeout
     assert elapsed < limit + 5, f"{elapsed:.1f} s: the loop was waited for more than once"
+    # the same without a clock: one check waited for the loop, every later call failed at once
+    messages = [c.message for c in result.notebook("01_perceptron").checks if not c.passed]
+    assert sum("did not finish within the check's time limit" in m for m in messages) == 1, messages
+    assert len(messages) > 1 and all("in an earlier check, so it is not run again" in m for m in messages[1:])
     scores = by_function(result)
     assert scores[("01_perceptron", "sigmoid")][0] == 0
     assert result.notebook("02_xor_network").score == result.notebook("02_xor_network").max_score
@@ -96,38 +106,38 @@ def test_an_infinite_loop_costs_one_time_limit_and_its_dependants(grader):
 
 @pytest.mark.parametrize("hostile, function", [("memory_hog", "neuron_output"), ("exit_process", "perceptron_step"),
                                                ("output_flood", "relu_derivative")])
-def test_hostile_code_costs_only_its_own_notebook(grader, hostile, function):
+def test_hostile_code_costs_only_its_own_notebook(tight_grader, hostile, function):
     notebook, fn, code = S.HOSTILE[hostile]
-    result = grade(grader, f"hostile-{hostile}", overrides={notebook: {fn: code}})
+    result = grade(tight_grader, f"hostile-{hostile}", overrides={notebook: {fn: code}})
     assert by_function(result)[(notebook, function)][0] < by_function(result)[(notebook, function)][1]
     for nb in result.notebooks:
         if nb.notebook != notebook:
             assert nb.score == nb.max_score, (hostile, nb.notebook)
     if hostile == "output_flood":
         nb = result.notebook(notebook)
-        assert len(nb.output.encode()) <= grader.limits.output_bytes + 100
+        assert len(nb.output.encode()) <= tight_grader.limits.output_bytes + 100
         assert any("printed more than" in p for p in nb.problems)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the uid switch that blocks writes needs root")
-def test_writes_outside_the_work_dir_fail(grader, reachable_dir):
+def test_writes_outside_the_work_dir_fail(tight_grader, reachable_dir):
     target = reachable_dir / "protected"
     target.mkdir()
     target.chmod(0o755)   # like the course folder: readable by all, writable by its owner
     os.environ["NN_INTRO_HOSTILE_TARGET"] = str(target)
     try:
-        result = grade(grader, "writer", overrides={"03_activations": {"tanh": S.HOSTILE["write_outside"][2]}})
+        result = grade(tight_grader, "writer", overrides={"03_activations": {"tanh": S.HOSTILE["write_outside"][2]}})
     finally:
         del os.environ["NN_INTRO_HOSTILE_TARGET"]
     assert not (target / "pwned.txt").exists()
     assert result.score == result.max_score
 
 
-def test_a_detached_grandchild_is_gone_after_grading(grader):
+def test_a_detached_grandchild_is_gone_after_grading(tight_grader):
     token = new_token()
     os.environ["NN_INTRO_HOSTILE_TOKEN"] = token
     try:
-        result = grade(grader, "daemon", overrides={"02_xor_network": {"compute_loss": S.HOSTILE["detached_child"][2]}})
+        result = grade(tight_grader, "daemon", overrides={"02_xor_network": {"compute_loss": S.HOSTILE["detached_child"][2]}})
     finally:
         del os.environ["NN_INTRO_HOSTILE_TOKEN"]
     assert "daemon started" in result.notebook("02_xor_network").output, \
@@ -214,18 +224,18 @@ def test_grading_is_repeatable_and_seeded_per_student(grader):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the uid switch that hides the solutions needs root")
-def test_a_student_cannot_read_the_solution_notebooks(grader):
-    os.environ["NN_INTRO_HOSTILE_SOLUTION"] = str(grader.course.source_dir() / "03_activations.ipynb")
+def test_a_student_cannot_read_the_solution_notebooks(tight_grader):
+    os.environ["NN_INTRO_HOSTILE_SOLUTION"] = str(tight_grader.course.source_dir() / "03_activations.ipynb")
     try:
-        result = grade(grader, "reader", overrides={"03_activations": {"relu": S.HOSTILE["read_solutions"][2]}})
+        result = grade(tight_grader, "reader", overrides={"03_activations": {"relu": S.HOSTILE["read_solutions"][2]}})
     finally:
         del os.environ["NN_INTRO_HOSTILE_SOLUTION"]
     assert by_function(result)[("03_activations", "relu")][0] == 0
 
 
-def test_reference_values_are_not_in_the_student_process_memory(grader):
+def test_reference_values_are_not_in_the_student_process_memory(tight_grader):
     """The sandbox forks from a zygote started before the references were loaded."""
-    result = grade(grader, "searcher", overrides={"03_activations": {"relu": S.HOSTILE["search_memory"][2]}})
+    result = grade(tight_grader, "searcher", overrides={"03_activations": {"relu": S.HOSTILE["search_memory"][2]}})
     assert by_function(result)[("03_activations", "relu")][0] == 0
 
 

@@ -13,7 +13,7 @@ import pytest
 from grader import wire
 from conftest import marked, new_token, wait_unmarked
 from grader.sandbox import zygote as sandbox_mod
-from grader.sandbox import CellOutcome, Limits, Sandbox, prewarm, start_zygote, stop_zygote
+from grader.sandbox import CellOutcome, Limits, Sandbox, start_zygote, stop_zygote
 
 ROOT = os.geteuid() == 0
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -622,33 +622,3 @@ def test_numpy_works_under_the_default_memory_limit(capsys):
         print(f"\nchild address space (MiB): inherited VmSize {start_size}, VmPeak after "
               f"workload {peak} (RLIMIT_AS {Limits().notebook_memory_mb}); "
               f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
-
-
-def test_measure_costs(capsys):
-    """Not an assertion of speed: prints the costs for the lead."""
-    prewarm()                               # what the lead's process does once
-    snippet = cells(
-        a="import numpy as np",
-        b="W = np.random.default_rng(0).standard_normal((2, 3))",
-        c="def forward(x):\n    return np.tanh(W @ x)\n")
-    x = np.ones(3)
-    rounds = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        s = Sandbox(FAST)
-        t1 = time.perf_counter()
-        out = s.run_cells(snippet)
-        t2 = time.perf_counter()
-        for _ in range(10):
-            r = s.call("forward", (x,))
-        t3 = time.perf_counter()
-        s.close()
-        t4 = time.perf_counter()
-        assert all(o.status == "ok" for o in out) and r.status == "ok"
-        rounds.append((t1 - t0, t2 - t1, (t3 - t2) / 10, t4 - t3, t4 - t0))
-    best = [min(col) * 1e3 for col in zip(*rounds)]
-    med = [sorted(col)[len(col) // 2] * 1e3 for col in zip(*rounds)]
-    with capsys.disabled():
-        print(f"\nsandbox costs (ms) best/median of 5: start {best[0]:.2f}/{med[0]:.2f}, "
-              f"3 cells {best[1]:.2f}/{med[1]:.2f}, call {best[2]:.3f}/{med[2]:.3f}, "
-              f"close {best[3]:.2f}/{med[3]:.2f}, total {best[4]:.2f}/{med[4]:.2f}")
