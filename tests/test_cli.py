@@ -272,3 +272,21 @@ def test_the_fingerprint_covers_the_submission_and_the_grader_configuration(cour
     src = course.source_dir() / "01_perceptron.ipynb"
     src.write_text(src.read_text() + " ")
     assert grader_fingerprint(course) != gfp2
+
+
+def test_export_fills_the_lms_columns_from_a_roster_and_writes_moodles_format(course_root):
+    root = course_root
+    submit(root, "alice", "key")
+    assert run("autograde", ASSIGNMENT, "--no-gradebook", cwd=root).returncode == 0
+    roster = root / "roster.csv"
+    roster.write_text("student,name,sis_id,login,section\nalice,\"Liddell, Alice\",S001,aliddell,A\n")
+    done = run("export", "--roster", str(roster), "--moodle", cwd=root)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader((root / "grades_lms.csv").open()))
+    assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert rows[1] == ["Liddell, Alice", "alice", "S001", "aliddell", "A", "33"]   # no Points Possible row
+    assert len(rows) == 2
+    assert run("export", cwd=root).returncode == 0
+    assert list(csv.reader((root / "grades_lms.csv").open()))[1][0] == "Points Possible"
+    roster.write_text("id,name\nx,y\n")
+    one_line_error(run("export", "--roster", str(roster), cwd=root), "has no 'student' column")
