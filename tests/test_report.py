@@ -335,26 +335,6 @@ def test_class_table(results, course):
 # Files
 
 
-def test_atomic_writes(tmp_path):
-    target = tmp_path / "a" / "b" / "out.txt"
-    files.write_text(target, "first\r\n")
-    files.write_text(target, "second ü\n")
-    assert target.read_bytes() == "second ü\n".encode()
-    assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
-    # a failed write leaves the old file untouched and no temporary file behind
-    with pytest.raises(ValueError):
-        files.write_json(target, {"score": float("nan")})
-    with pytest.raises(TypeError):
-        files.write_json(target, {"x": object()})
-    assert target.read_text(encoding="utf-8") == "second ü\n"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
-    target.chmod(0o640)
-    files.write_json(target, {"ok": True})
-    assert json.loads(target.read_text()) == {"ok": True}
-    assert target.stat().st_mode & 0o777 == 0o640          # the mode survives a replace
-    assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
-
-
 def test_write_student_outputs(results, course, tmp_path):
     obrien = next(r for r in results if r.student == "o'brien")
     paths = report.write_student_outputs(course, obrien)
