@@ -113,7 +113,7 @@ def autograde(assignment, students, force, workers, executor, scheduler, no_grad
               unsafe_no_isolation, course):
     """Grade submitted/<student>/ASSIGNMENT/ into autograded/, feedback/, grades.csv and the gradebook."""
     from . import autograde as run, report
-    from .sandbox.isolation import UNSAFE_ENV
+    from .sandbox.isolation import DESCRIPTIONS, UNSAFE_ENV
 
     if unsafe_no_isolation:
         os.environ[UNSAFE_ENV] = "1"       # pool workers and batch processes inherit it
@@ -127,6 +127,7 @@ def autograde(assignment, students, force, workers, executor, scheduler, no_grad
         progress.close()
     click.echo(f"graded {summary.graded} submission(s) in {summary.seconds:.2f} s "
                f"({summary.per_submission:.3f} s each), skipped {summary.skipped} unchanged")
+    click.echo(f"isolation: {DESCRIPTIONS.get(summary.isolation, summary.isolation)}")
     click.echo(report.class_table(summary.results, course))
 
 

@@ -200,6 +200,7 @@ def test_autograde_skips_unchanged_regrades_changed_and_records_once(course_root
     assert sorted(p.name for p in (root / "autograded").iterdir()) == ["carol"]
     assert grades_csv(root) == {"carol": 32.0}
     assert "carol" in first.stdout and "alice" not in first.stdout
+    assert re.search(r"^isolation: (namespaces \(bubblewrap\)|root without namespaces)", first.stdout, re.M)
     assert not (root / "gradebook.db").exists()
 
     second = run("autograde", ASSIGNMENT, "--workers", "2", cwd=root)
