@@ -65,7 +65,9 @@ class Grader:
         result.seconds = round(time.perf_counter() - start, 4)
         return result
 
-    def grade_notebook(self, nb: NotebookSpec, student: str, path: Path) -> NotebookResult:
+    def grade_notebook(self, nb: NotebookSpec, student: str, path: Path,
+                       variant: int | None = None) -> NotebookResult:
+        """variant: every check on that probe variant instead of the student's (for tests)."""
         start = time.perf_counter()
         out = NotebookResult(notebook=nb.name, score=0.0, max_score=nb.points)
         try:
@@ -86,10 +88,9 @@ class Grader:
                     out.problems.append(f"cell '{cell.cell_id}': {cell.message}")
             t_checks = time.perf_counter()
             caller = timeout_once_caller(box)
-            for fn in nb.functions:
-                out.checks.extend(checks.grade_function(
-                    fn, self.course, caller, student=student, references=self.references,
-                    timeout=self.limits.check_timeout))
+            out.checks.extend(checks.grade_notebook(
+                nb, self.course, caller, student=student, references=self.references,
+                timeout=self.limits.check_timeout, variant=variant))
             out.output, truncated = box.output()
             if truncated:
                 out.problems.append(f"the notebook printed more than {self.limits.output_bytes} bytes; "
@@ -119,13 +120,15 @@ def timeout_once_caller(box: Sandbox):
     """A checks.Caller on `box` in which an infinite loop costs its time limit once: a
     function that timed out is replaced by one that fails at once, so the checks after it,
     and the functions that call it, do not wait for it again."""
-    def call(function, args, kwargs, echo, timeout):
-        outcome = box.call(function, tuple(args), dict(kwargs), timeout=timeout, echo_args=echo)
+    def call(function, args, kwargs, echo, timeout, standins=None):
+        outcome = box.call(function, tuple(args), dict(kwargs), timeout=timeout, echo_args=echo,
+                           standins=standins)
         call.student_seconds += outcome.seconds
         if outcome.status == "timeout" and function.isidentifier():
             box.run_cells([(f"stopped-{function}", _STOPPED.format(name=function, seconds=timeout))])
         return outcome
     call.student_seconds = 0.0    # the student's own code inside the calls (CallOutcome.seconds)
+    call.standins = True          # can put the grader's helpers in place of the student's
     return call
 
 
