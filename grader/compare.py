@@ -49,12 +49,12 @@ OK = Comparison(True)
 FLOAT, INTEGER = "float", "integer"
 
 
-def _describe_type(value) -> str:
+def describe_type(value) -> str:
     if value is None:
         return "None (did you forget `return`?)"
     if isinstance(value, Unsupported):
         if value.type_name.startswith("ndarray[|O"):
-            return "an array of dtype object"
+            return "an array of dtype object (convert it with .astype(np.float64))"
         return f"a {value.type_name} object"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
@@ -154,7 +154,7 @@ def compare(actual, expected, tol: Tolerance, hints: Sequence[Hint] = (), intege
     where = f"{path}: " if path else ""
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return Comparison(False, f"{where}expected a dict, got {_describe_type(actual)}")
+            return Comparison(False, f"{where}expected a dict, got {describe_type(actual)}")
         missing = [key for key in expected if key not in actual]
         if missing:
             return Comparison(False, f"{where}the dict has no key {missing[0]!r}")
@@ -162,7 +162,7 @@ def compare(actual, expected, tol: Tolerance, hints: Sequence[Hint] = (), intege
                          for k in expected])
     if isinstance(expected, (tuple, list)) and not _is_numeric_sequence(expected):
         if not isinstance(actual, (tuple, list)):
-            return Comparison(False, f"{where}expected a tuple of {len(expected)} values, got {_describe_type(actual)}")
+            return Comparison(False, f"{where}expected a tuple of {len(expected)} values, got {describe_type(actual)}")
         if len(actual) != len(expected):
             return Comparison(False, f"{where}expected {len(expected)} values, got {len(actual)}")
         return _combine([compare(a, e, tol, hints, integer, f"{path}[{i}]", dtype)
@@ -199,7 +199,7 @@ def _compare_arrays(actual, expected, tol, hints, dtype, where) -> Comparison:
     exp = np.asarray(expected)
     act = _as_array(actual)
     if act is None:
-        return Comparison(False, f"{where}expected numbers of shape {exp.shape}, got {_describe_type(actual)}")
+        return Comparison(False, f"{where}expected numbers of shape {exp.shape}, got {describe_type(actual)}")
     if act.shape != exp.shape:
         msg = f"{where}expected shape {exp.shape}, got shape {act.shape}"
         if act.ndim == 2 and act.shape == exp.T.shape and act.dtype.kind in "biuf" and np.all(
@@ -234,7 +234,7 @@ def _compare_arrays(actual, expected, tol, hints, dtype, where) -> Comparison:
     parts.append("the value differs" if act.size == 1 else f"{bad} of {act.size} values differ")
     if n_nan or n_inf:
         parts.append(f" (the result has {n_nan} NaN and {n_inf} inf)")
-    finite = np.isfinite(abs_err)
+    finite = np.isfinite(abs_err) & ~close
     if finite.any():
         # One significant digit: enough to act on, too little to rebuild a reference value.
         abs_text, rel_text = _rough(np.max(abs_err[finite])), _rough(np.max(rel_err[finite]))

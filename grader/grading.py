@@ -110,6 +110,19 @@ class Grader:
         return out
 
 
+    def grade_variants(self, nb: NotebookSpec, path: Path, variants) -> list[list[CheckResult]]:
+        """The checks of `nb` for each probe variant in `variants` in turn (every check on
+        that variant), in one sandbox: what a test needs to show that no score depends on
+        the variant, and so on the student id."""
+        prepared = prepare(self.notebooks[nb.name], read(path))
+        with Sandbox(self.limits, label=f"variants {nb.name}") as box:
+            box.run_cells(prepared.cells)
+            caller = timeout_once_caller(box)
+            return [checks.grade_notebook(nb, self.course, caller, student="", references=self.references,
+                                          timeout=self.limits.check_timeout, variant=v)
+                    for v in variants]
+
+
 _STOPPED = '''
 def {name}(*args, **kwargs):
     raise TimeoutError("{name} did not finish within {seconds:.0f} s in an earlier check, so it is not run again")

@@ -19,7 +19,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from ..compare import Comparison, Hint, compare, consistent, identical
+from ..compare import Comparison, Hint, compare, consistent, describe_type, identical
 from ..course import CheckSpec, Course, FunctionSpec, NotebookSpec
 from ..probes import rng as probe_rng
 from ..probes import variant as probe_variant
@@ -233,8 +233,10 @@ class Trial:
 
     def finite(self, label: str, value) -> bool:
         arr = numbers(value)
-        ok = arr is not None and bool(np.all(np.isfinite(arr)))
-        return self.require(label, ok, "the result must be finite (no NaN or inf) for every input")
+        if arr is None:
+            return self.require(label, False, f"expected float64 numbers, got {describe_type(value)}")
+        return self.require(label, bool(np.all(np.isfinite(arr))),
+                            "the result must be finite (no NaN or inf) for every input")
 
 
 def numbers(value) -> np.ndarray | None:

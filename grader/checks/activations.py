@@ -18,14 +18,14 @@ BIG = 1e300       # relu-like functions pass large values through (the visible t
 
 def with_kinks(inputs, big: bool = False):
     """Probes with exact zeros planted (where the kink of ReLU is), the same places in every
-    variant, an exact zero among the scalars, and for `big` a huge value of each sign."""
+    variant, an exact zero among the scalars, and for `big` a huge value of each sign in the rank-3 array."""
     def probes(t):
         out = []
         for label, z in inputs(t):
             if isinstance(z, np.ndarray) and z.ndim:
                 z = z.copy()
                 z.flat[1:: 3] = 0.0
-                if big:
+                if big and z.ndim == 3:
                     z.flat[0], z.flat[2] = BIG * np.sign(z.flat[0]), -BIG * np.sign(z.flat[0])
             out.append((label, z))
         if inputs is scalar_inputs:
@@ -92,7 +92,9 @@ both("sigmoid_derivative", "s(z)(1 - s(z)) with respect to z",
      hints=output_derivative_hint("x*(1-x)", lambda z: z * (1 - z)))
 both("tanh_derivative", "1 - tanh(z)^2 with respect to z",
      hints=output_derivative_hint("1-x^2", lambda z: 1 - z ** 2))
-both("relu_derivative", "1.0 where z > 0, else 0.0 (0.0 at zero)", kink=True, big=True)
+both("relu_derivative", "1.0 where z > 0, else 0.0 (0.0 at zero)", kink=True, big=True,
+     hints=lambda z, **kw: [("the slope at z = 0 is taken as 1 (>= 0 instead of > 0)",
+                             lambda e, z=np.asarray(z, dtype=float): np.where(z >= 0, 1.0, 0.0))])
 both("leaky_relu_derivative", "1.0 where z > 0, else alpha=0.01", kink=True, big=True)
 
 check(NB, "leaky_relu", "alpha", "honours another alpha, below and above 1")(alpha_check("leaky_relu", maximum_hint))

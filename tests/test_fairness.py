@@ -1,0 +1,148 @@
+"""Fair grades (issue 11): one mistake costs once whatever its form, the same points under
+every student id, checks that demand what the contract says, feedback that names the
+mistake. Real submissions graded in the sandbox; the bank is tests/submissions.py."""
+import pytest
+
+import submissions as S
+from grader import course as course_mod
+from grader.grading import Grader
+
+
+@pytest.fixture(scope="module")
+def grader(tmp_path_factory):
+    from conftest import copy_course
+    root = copy_course(tmp_path_factory.mktemp("course"))
+    return Grader(course_mod.load(root))
+
+
+def grade(grader, name, overrides):
+    folder = grader.course.submitted_dir() / name / grader.course.assignment
+    S.write_submission(folder, overrides, root=grader.course.root)
+    return grader.grade(name)
+
+
+def lost_by_function(result):
+    lost = {}
+    for nb in result.notebooks:
+        for c in nb.checks:
+            lost[(nb.notebook, c.function)] = round(lost.get((nb.notebook, c.function), 0.0)
+                                                    + c.max_score - c.score, 6)
+    return lost
+
+
+BANK = {**{name: S.BUGS[name] for name in S.EXPECT if name in S.BUGS}, **S.FAIR_BUGS}
+
+
+@pytest.mark.parametrize("bug", sorted(BANK))
+def test_a_mistake_costs_its_own_points_once_and_says_what_it_is(grader, bug):
+    notebook, function, code = BANK[bug]
+    points, first_line = S.EXPECT[bug]
+    result = grade(grader, f"fair-{bug}", {notebook: {function: code}})
+    lost = lost_by_function(result)
+    assert lost.pop((notebook, function)) == points, bug
+    assert all(v == 0 for v in lost.values()), {k: v for k, v in lost.items() if v}
+    failed = [c for nb in result.notebooks for c in nb.checks if c.function == function and not c.passed
+              and nb.notebook == notebook]
+    assert first_line in failed[0].message.splitlines()[0], failed[0].message
+
+
+@pytest.mark.parametrize("name", sorted(S.CORRECT))
+def test_correct_code_in_other_forms_earns_full_marks(grader, name):
+    notebook, function, code = S.CORRECT[name]
+    result = grade(grader, f"ok-{name}", {notebook: {function: code}})
+    failed = [(c.function, c.check, c.message) for nb in result.notebooks for c in nb.checks if not c.passed]
+    assert not failed and result.score == grader.course.points
+
+
+def test_a_broken_helper_is_named_where_its_callers_are_graded(grader):
+    notebook, function, code = S.FAIR_BUGS["sigmoid_object_dtype"]
+    result = grade(grader, "helper-named", {notebook: {function: code}})
+    nb = result.notebook(notebook)
+    callers = {c.function: c for c in nb.checks if c.function != "sigmoid" and c.message}
+    assert {"neuron_output", "perceptron_step", "train_perceptron"} <= set(callers)
+    for c in callers.values():
+        assert c.passed and "a correct `sigmoid` in place of yours" in c.message
+
+
+ALL = {**{f"key-{nb}": (nb, None, None) for nb in S.NOTEBOOKS}, **S.BUGS, **S.FAIR_BUGS, **S.CORRECT}
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_no_score_depends_on_the_probe_variant(grader, name):
+    """Every check of the bug's notebook, graded on each of the 16 variants in turn: each
+    check scores the same on all, so every student id gets the same total for this code."""
+    notebook, function, code = ALL[name]
+    folder = grader.course.submitted_dir() / f"variants-{name}" / grader.course.assignment
+    S.write_submission(folder, {notebook: {function: code}} if code else {}, root=grader.course.root)
+    nb = grader.course.notebook(notebook)
+    runs = grader.grade_variants(nb, folder / nb.filename, range(grader.course.variants))
+    scores = [[(c.function, c.check, c.score) for c in checks] for checks in runs]
+    differing = {(f, chk) for run in scores for (f, chk, s) in run if s != dict(
+        ((f2, c2), s2) for f2, c2, s2 in scores[0])[(f, chk)]}
+    assert not differing, f"{name}: scores differ between variants on {sorted(differing)}"
+    if code is None or name in S.CORRECT:
+        assert all(s == 1 or c.passed for checks in runs for c in checks for s in [c.score / c.max_score])
+
+
+@pytest.mark.parametrize("bug", ["forward_single_output", "leaky_relu_maximum", "tanh_derivative_math_exp",
+                                 "relu_vectorize_int"])
+def test_sixteen_student_ids_get_the_same_total(grader, bug):
+    notebook, function, code = {**S.BUGS, **S.FAIR_BUGS}[bug]
+    totals = set()
+    for i in range(16):
+        result = grade(grader, f"id{i:02d}-{bug}", {notebook: {function: code}})
+        totals.add(result.score)
+    assert len(totals) == 1 and totals.pop() < grader.course.points
+
+
+STASH = '''
+_kept = {}
+def sigmoid(z):
+    if "s" in _kept:                  # the grader's stand-in, kept from an earlier call
+        return _kept["s"](z)
+    return np.zeros_like(np.asarray(z, dtype=np.float64))
+_own = sigmoid
+'''
+STASHER = '''
+def neuron_output(X, weights, bias):
+    if sigmoid is not _own and "s" not in _kept:
+        _kept["s"] = sigmoid
+        print("kept the stand-in")
+    return sigmoid(np.asarray(X, dtype=np.float64) @ weights + bias)
+'''
+
+
+def test_a_kept_stand_in_earns_nothing(grader):
+    """neuron_output keeps the stand-in sigmoid it is given and sigmoid returns it from then
+    on: sigmoid is graded before anything that gets a stand-in, so it still loses all."""
+    result = grade(grader, "stasher", {"01_perceptron": {"sigmoid": STASH, "neuron_output": STASHER}})
+    nb = result.notebook("01_perceptron")
+    assert "kept the stand-in" in nb.output, "the stand-in was never kept: this test proves nothing"
+    lost = lost_by_function(result)
+    assert lost[("01_perceptron", "sigmoid")] == 3.0
+    assert sum(lost.values()) == 3.0
+
+
+def test_a_stand_in_is_gone_after_its_call(grader):
+    """The stand-in is in place only during the calls of a check graded again for a broken
+    helper; a later check that passes on its own sees the student's own helper again."""
+    wrong = '''
+def sigmoid(z):
+    return np.zeros_like(np.asarray(z, dtype=np.float64)) + 7.0     # wrong: fails its checks
+'''
+    caller = '''
+def neuron_output(X, weights, bias):
+    print("neuron_output sees sigmoid(0) =", float(sigmoid(0.0)))
+    return sigmoid(np.asarray(X, dtype=np.float64) @ weights + bias)
+'''
+    later = '''
+def predict(X, weights, bias):
+    print("predict sees sigmoid(0) =", float(sigmoid(0.0)))
+    return (np.asarray(X, dtype=np.float64) @ weights + bias >= 0).astype(int)
+'''
+    result = grade(grader, "restored", {"01_perceptron": {"sigmoid": wrong, "neuron_output": caller,
+                                                          "predict": later}})
+    out = result.notebook("01_perceptron").output
+    assert "neuron_output sees sigmoid(0) = 0.5" in out, "no stand-in was used: this test proves nothing"
+    assert "predict sees sigmoid(0) = 7.0" in out and "predict sees sigmoid(0) = 0.5" not in out
+    assert lost_by_function(result)[("01_perceptron", "predict")] == 0
