@@ -64,35 +64,65 @@ def test_a_broken_helper_is_named_where_its_callers_are_graded(grader):
         assert c.passed and "a correct `sigmoid` in place of yours" in c.message
 
 
-ALL = {**{f"key-{nb}": (nb, None, None) for nb in S.NOTEBOOKS}, **S.BUGS, **S.FAIR_BUGS, **S.CORRECT}
+ALL = {**S.BUGS, **S.FAIR_BUGS, **S.CORRECT}
 
 
-@pytest.mark.parametrize("name", sorted(ALL))
-def test_no_score_depends_on_the_probe_variant(grader, name):
-    """Every check of the bug's notebook, graded on each of the 16 variants in turn: each
-    check scores the same on all, so every student id gets the same total for this code."""
-    notebook, function, code = ALL[name]
-    folder = grader.course.submitted_dir() / f"variants-{name}" / grader.course.assignment
-    S.write_submission(folder, {notebook: {function: code}} if code else {}, root=grader.course.root)
+def packs():
+    """The bank packed into few submissions per notebook, each function at most once in a
+    pack (a check's score must not depend on the variant, whatever else is broken)."""
+    out = {nb: [] for nb in S.NOTEBOOKS}
+    for name in sorted(ALL):
+        notebook, function, code = ALL[name]
+        pack = next((p for p in out[notebook] if function not in p), None)
+        if pack is None:
+            pack = {}
+            out[notebook].append(pack)
+        pack[function] = (name, code)
+    return [(nb, {}) for nb in S.NOTEBOOKS] + [(nb, p) for nb, ps in out.items() for p in ps]
+
+
+PACKS = packs()
+
+
+def sweep(grader, notebook, answers):
+    """(the checks of every variant, the checks whose score is not the same on all)."""
+    folder = grader.course.submitted_dir() / "variants" / grader.course.assignment
+    S.write_submission(folder, {notebook: answers}, root=grader.course.root)
     nb = grader.course.notebook(notebook)
     runs = grader.grade_variants(nb, folder / nb.filename, range(grader.course.variants))
-    scores = [[(c.function, c.check, c.score) for c in checks] for checks in runs]
-    differing = {(f, chk) for run in scores for (f, chk, s) in run if s != dict(
-        ((f2, c2), s2) for f2, c2, s2 in scores[0])[(f, chk)]}
-    assert not differing, f"{name}: scores differ between variants on {sorted(differing)}"
-    if code is None or name in S.CORRECT:
-        assert all(s == 1 or c.passed for checks in runs for c in checks for s in [c.score / c.max_score])
+    first = {(c.function, c.check): c.score for c in runs[0]}
+    return runs, sorted({(c.function, c.check) for checks in runs for c in checks
+                         if c.score != first[(c.function, c.check)]})
 
 
-@pytest.mark.parametrize("bug", ["forward_single_output", "leaky_relu_maximum", "tanh_derivative_math_exp",
-                                 "relu_vectorize_int"])
-def test_sixteen_student_ids_get_the_same_total(grader, bug):
-    notebook, function, code = {**S.BUGS, **S.FAIR_BUGS}[bug]
-    totals = set()
-    for i in range(16):
-        result = grade(grader, f"id{i:02d}-{bug}", {notebook: {function: code}})
-        totals.add(result.score)
-    assert len(totals) == 1 and totals.pop() < grader.course.points
+def test_the_sweep_sees_a_score_that_depends_on_the_numbers(grader):
+    lucky = "def relu(z):\n    z = np.asarray(z, dtype=float)\n    return z if z.ndim == 2 and z.flat[0] > 0.5 else np.maximum(z, 0.0)\n"
+    _, differing = sweep(grader, "03_activations", {"relu": lucky})
+    assert ("relu", "values") in differing or ("relu", "scalars") in differing
+
+
+@pytest.mark.parametrize("notebook, pack", PACKS, ids=[
+    "+".join(name for name, _ in pack.values()) or f"key-{nb}" for nb, pack in PACKS])
+def test_no_score_depends_on_the_probe_variant(grader, notebook, pack):
+    """Every check of the notebook, graded on each of the 16 variants in turn, scores the
+    same on all of them, so every student id gets the same total for this code."""
+    runs, differing = sweep(grader, notebook, {fn: code for fn, (_, code) in pack.items()})
+    assert not differing, f"scores differ between variants on {differing}"
+    for checks in runs:
+        for c in checks:
+            name = pack.get(c.function, ("key", None))[0]
+            if name == "key" or name in S.CORRECT:
+                assert c.passed, (name, c.check, c.message)
+
+
+@pytest.mark.parametrize("bug", ["forward_single_output", "leaky_relu_maximum"])
+def test_sixteen_student_ids_get_the_same_points(grader, bug):
+    notebook, function, code = ALL[bug]
+    folder = grader.course.submitted_dir() / f"ids-{bug}" / grader.course.assignment
+    S.write_submission(folder, {notebook: {function: code}}, root=grader.course.root)
+    nb = grader.course.notebook(notebook)
+    scores = {grader.grade_notebook(nb, f"student{i:02d}", folder / nb.filename).score for i in range(16)}
+    assert len(scores) == 1 and scores.pop() < nb.points
 
 
 STASH = '''
