@@ -17,8 +17,8 @@ BIG = 1e300       # relu-like functions pass large values through (the visible t
 
 
 def with_kinks(inputs, big: bool = False):
-    """Probes with exact zeros planted (where the kink of ReLU is), the same places in every
-    variant, an exact zero among the scalars, and for `big` a huge value of each sign in the rank-3 array."""
+    """Probes with exact zeros planted in the arrays (where the kink of ReLU is), the same
+    places in every variant, and for `big` a huge value of each sign in the rank-3 array."""
     def probes(t):
         out = []
         for label, z in inputs(t):
@@ -28,8 +28,6 @@ def with_kinks(inputs, big: bool = False):
                 if big and z.ndim == 3:
                     z.flat[0], z.flat[2] = BIG * np.sign(z.flat[0]), -BIG * np.sign(z.flat[0])
             out.append((label, z))
-        if inputs is scalar_inputs:
-            out.append(("exactly zero", 0.0))
         return out
     return probes
 

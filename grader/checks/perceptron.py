@@ -36,6 +36,7 @@ def scalar_inputs(t):
         ("a negative Python float", -float(r.uniform(0.3, 4.0))),
         ("a numpy float64", np.float64(-r.uniform(0.3, 4.0))),
         ("a 0-d array", np.asarray(r.uniform(0.3, 4.0))),
+        ("exactly zero", 0.0),
     ]
 
 
