@@ -176,3 +176,34 @@ def predict(X, weights, bias):
     assert "neuron_output sees sigmoid(0) = 0.5" in out, "no stand-in was used: this test proves nothing"
     assert "predict sees sigmoid(0) = 7.0" in out and "predict sees sigmoid(0) = 0.5" not in out
     assert lost_by_function(result)[("01_perceptron", "predict")] == 0
+
+
+def visible_part(notebook: str, function: str) -> str:
+    """The visible asserts of `function`'s graded test cell in source/ (before the hidden block)."""
+    import json
+    nb = json.loads((S.ROOT / "source" / S.ASSIGNMENT / f"{notebook}.ipynb").read_text())
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == function and cell["metadata"]["nbgrader"].get("grade"):
+            return "".join(cell["source"]).split("### BEGIN HIDDEN TESTS")[0]
+    raise KeyError(function)
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_what_the_visible_tests_reject_never_gets_full_marks(grader, name):
+    """The function's own visible asserts, run after the answer cells in a sandbox: if they
+    fail, the grader takes points off that function; correct code passes them."""
+    from grader.notebook import prepare, read
+    from grader.sandbox import Sandbox
+
+    notebook, function, code = ALL[name]
+    result = grade(grader, f"visible-{name}", {notebook: {function: code}})
+    folder = grader.course.submitted_dir() / f"visible-{name}" / grader.course.assignment
+    prepared = prepare(grader.notebooks[notebook], read(folder / f"{notebook}.ipynb"))
+    with Sandbox(grader.limits, label="visible") as box:
+        box.run_cells(prepared.cells)
+        visible = box.run_cells([("visible", visible_part(notebook, function))])[0]
+    lost = lost_by_function(result)[(notebook, function)]
+    if name in S.CORRECT:
+        assert visible.status == "ok" and lost == 0, visible.message
+    elif visible.status != "ok":
+        assert lost > 0, f"the visible tests reject {name} ({visible.message}) but it got full marks"
