@@ -73,7 +73,9 @@ class Grader:
         result.seconds = round(time.perf_counter() - start, 4)
         return result
 
-    def grade_notebook(self, nb: NotebookSpec, student: str, path: Path) -> NotebookResult:
+    def grade_notebook(self, nb: NotebookSpec, student: str, path: Path,
+                       variant: int | None = None) -> NotebookResult:
+        """variant: every check on that probe variant instead of the student's (for tests)."""
         start = time.perf_counter()
         out = NotebookResult(notebook=nb.name, score=0.0, max_score=nb.points)
         try:
@@ -94,10 +96,9 @@ class Grader:
                     out.problems.append(f"cell '{cell.cell_id}': {cell.message}")
             t_checks = time.perf_counter()
             caller = SandboxRunner(box)
-            for fn in nb.functions:
-                out.checks.extend(checks.grade_function(
-                    fn, self.course, caller, student=student, references=self.references,
-                    timeout=self.limits.check_timeout))
+            out.checks.extend(checks.grade_notebook(
+                nb, self.course, caller, student=student, references=self.references,
+                timeout=self.limits.check_timeout, variant=variant))
             out.output, truncated = box.output()
             if truncated:
                 out.problems.append(f"the notebook printed more than {self.limits.output_bytes} bytes; "
@@ -115,6 +116,18 @@ class Grader:
                        "student": round(student_s, 6),
                        "checks": round(max(0.0, (end - start) - start_s - cells_s - student_s), 6)}
         return out
+
+    def grade_variants(self, nb: NotebookSpec, path: Path, variants) -> list[list[CheckResult]]:
+        """The checks of `nb` for each probe variant in `variants` in turn (every check on
+        that variant), in one sandbox: what a test needs to show that no score depends on
+        the variant, and so on the student id."""
+        prepared = prepare(self.notebooks[nb.name], read(path))
+        with Sandbox(self.limits, label=f"variants {nb.name}") as box:
+            box.run_cells(prepared.cells)
+            caller = SandboxRunner(box)
+            return [checks.grade_notebook(nb, self.course, caller, student="", references=self.references,
+                                          timeout=self.limits.check_timeout, variant=v)
+                    for v in variants]
 
 
 UNSAFE_NOTE = "graded WITHOUT isolation (--unsafe-no-isolation): student code ran as the grader's user"

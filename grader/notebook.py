@@ -1,8 +1,10 @@
 """Notebook I/O: the cells the grader runs, and what a submission did to them.
 
 The grader runs, in source order, the given `setup` cells taken from source/ and the
-student's answer cells (nbgrader grade_id `<function>_answer`). Test cells always come
-from source/: locked cells edited or deleted in a submission are flagged, never run.
+student's answer cells (nbgrader grade_id `<function>_answer`). It never runs the graded
+test cells (grade_id `<function>`: the visible asserts, then the hidden part calling
+grader.kernel): their checks run in the grader, against the sandboxed functions. Locked
+cells edited or deleted in a submission are flagged, never run.
 """
 from __future__ import annotations
 

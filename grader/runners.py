@@ -18,10 +18,14 @@ state, and both enforce the check's time limit ("timed out after N s").
 
 In both, a function that timed out is replaced by one that fails at once, so the checks
 after it, and the functions that call it, do not wait for it again: an infinite loop
-costs its time limit once.
+costs its time limit once. And both can put the grader's stand-ins (grader.checks.standins)
+in place of a student's broken helpers for one call (`standins={"source", "names"}`):
+the stand-ins run in a namespace of their own and the student's objects are put back
+after the call, whatever it did to those names.
 """
 from __future__ import annotations
 
+import builtins
 import signal
 import threading
 import time
@@ -41,8 +45,10 @@ class Runner(Protocol):
     """What the checks call student code through."""
 
     student_seconds: float      # the student's own code inside the calls, in total
+    standins: bool              # can put the grader's stand-ins in place of helpers
 
-    def __call__(self, function: str, args: tuple, kwargs: dict, echo: bool, timeout: float) -> CallOutcome:
+    def __call__(self, function: str, args: tuple, kwargs: dict, echo: bool, timeout: float,
+                 standins: dict | None = None) -> CallOutcome:
         ...
 
 
@@ -59,12 +65,15 @@ def _timed_out(timeout: float, seconds: float) -> CallOutcome:
 class SandboxRunner:
     """Calls in a notebook's sandbox (the grade of record)."""
 
+    standins = True
+
     def __init__(self, box: Sandbox):
         self.box = box
         self.student_seconds = 0.0
 
-    def __call__(self, function, args, kwargs, echo, timeout) -> CallOutcome:
-        outcome = self.box.call(function, tuple(args), dict(kwargs), timeout=timeout, echo_args=echo)
+    def __call__(self, function, args, kwargs, echo, timeout, standins=None) -> CallOutcome:
+        outcome = self.box.call(function, tuple(args), dict(kwargs), timeout=timeout, echo_args=echo,
+                                standins=standins)
         self.student_seconds += outcome.seconds
         if outcome.status == "timeout" and function.isidentifier():
             self.box.run_cells([(f"stopped-{function}", _STOPPED.format(name=function, seconds=timeout))])
@@ -86,14 +95,26 @@ def _kernel_frame(frame) -> bool:
 class KernelRunner:
     """Calls in this process, on the functions of `namespace` (a notebook's globals)."""
 
+    standins = True
+
     def __init__(self, namespace: dict):
         self.namespace = namespace
         self.student_seconds = 0.0
 
-    def __call__(self, function, args, kwargs, echo, timeout) -> CallOutcome:
+    def __call__(self, function, args, kwargs, echo, timeout, standins=None) -> CallOutcome:
         fn = self.namespace.get(function)
         if not callable(fn):
             return CallOutcome("error", message=f"NameError: name {function!r} is not defined")
+        try:
+            swapped = _swap_in(self.namespace, standins) if standins else {}
+        except Exception as exc:  # noqa: BLE001 - the grader's own code: say so
+            return CallOutcome("error", message=f"grader stand-ins failed: {describe_exception(exc)}")
+        try:
+            return self._call(fn, function, args, kwargs, echo, timeout)
+        finally:
+            _put_back(self.namespace, swapped)
+
+    def _call(self, fn, function, args, kwargs, echo, timeout) -> CallOutcome:
         # the student's function gets its own copies, as it does in the sandbox
         args, kwargs = wire.plain(tuple(args)), wire.plain(dict(kwargs))
         recorded: list[str] = []
@@ -131,6 +152,29 @@ class KernelRunner:
         why = unsupported_message(value)
         return CallOutcome("bad_output" if why else "ok", value, why or "", recorded,
                            wire.plain((args, kwargs)) if echo else None, seconds)
+
+
+_MISSING = object()
+
+
+def _swap_in(namespace: dict, standins: dict) -> dict:
+    """Put the stand-ins named in `standins` into `namespace`; returns what they replaced."""
+    private = {"__builtins__": builtins, "np": np, "__name__": "grader_standins"}
+    exec(compile(str(standins["source"]), "<grader stand-in>", "exec", dont_inherit=True), private)
+    swapped = {}
+    for name in standins["names"]:
+        if type(name) is str and name in private:
+            swapped[name] = namespace.get(name, _MISSING)
+            namespace[name] = private[name]
+    return swapped
+
+
+def _put_back(namespace: dict, swapped: dict) -> None:
+    for name, old in swapped.items():
+        if old is _MISSING:
+            namespace.pop(name, None)
+        else:
+            namespace[name] = old
 
 
 class _alarm:

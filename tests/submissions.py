@@ -132,6 +132,282 @@ def leaky_relu_derivative(z, alpha=0.01):
 """),
 }
 
+# More planted bugs, from the forms real students' code takes (issue 11). Kept apart from
+# BUGS so that the suites that grade every BUGS entry keep their size. Each costs points on
+# its own function only; EXPECT says how many and what the feedback's first line names.
+FAIR_BUGS: dict[str, tuple[str, str, str]] = {
+    "sigmoid_object_dtype": ("01_perceptron", "sigmoid", """
+import math
+def _one(v):
+    return 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
+def sigmoid(z):
+    return np.frompyfunc(_one, 1, 1)(z)
+"""),
+    "sigmoid_scipy_in_function": ("01_perceptron", "sigmoid", """
+def sigmoid(z):
+    from scipy.special import expit
+    return expit(z)
+"""),
+    "sigmoid_scipy_in_cell": ("01_perceptron", "sigmoid", """
+from scipy.special import expit
+def sigmoid(z):
+    return expit(z)
+"""),
+    "predict_bool_strict": ("01_perceptron", "predict", """
+def predict(X, weights, bias):
+    return neuron_output(X, weights, bias) > 0.5
+"""),
+    "forward_single_output": ("02_xor_network", "forward", """
+def forward(X, params):
+    Z1 = X @ params["W1"] + params["b1"]
+    A1 = sigmoid(Z1)
+    Z2 = A1 @ params["W2"] + params["b2"]
+    A2 = sigmoid(Z2)
+    assert A2.shape[1] == 1, "one output only"
+    return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+"""),
+    "forward_first_output_only": ("02_xor_network", "forward", """
+def forward(X, params):
+    Z1 = X @ params["W1"] + params["b1"]
+    A1 = sigmoid(Z1)
+    Z2 = (A1 @ params["W2"][:, :1] + params["b2"][:, :1])
+    A2 = sigmoid(Z2)
+    return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+"""),
+    "compute_loss_mse": ("02_xor_network", "compute_loss", """
+def compute_loss(y_hat, y):
+    return np.mean((y_hat - y) ** 2)
+"""),
+    "compute_loss_no_half": ("02_xor_network", "compute_loss", """
+def compute_loss(y_hat, y):
+    return float(np.sum((y_hat - y) ** 2))
+"""),
+    "compute_loss_mean_over_samples": ("02_xor_network", "compute_loss", """
+def compute_loss(y_hat, y):
+    return 0.5 * np.sum((y_hat - y) ** 2) / len(y)
+"""),
+    "xor_predict_bool_strict": ("02_xor_network", "predict", """
+def predict(X, params):
+    return forward(X, params)[0] > 0.5
+"""),
+    "tanh_warns": ("03_activations", "tanh", """
+def tanh(z):
+    return 2.0 / (1.0 + np.exp(-2.0 * np.asarray(z, dtype=float))) - 1.0
+"""),
+    "relu_scalar_only": ("03_activations", "relu", """
+def relu(z):
+    return max(0.0, z)
+"""),
+    "relu_array_only": ("03_activations", "relu", """
+def relu(z):
+    z = z.copy()
+    z[z < 0] = 0.0
+    return z
+"""),
+    "relu_zeros_for_arrays": ("03_activations", "relu", """
+def relu(z):
+    if isinstance(z, np.ndarray):
+        return np.zeros_like(z)
+    return max(0.0, z)
+"""),
+    "relu_vectorize_int": ("03_activations", "relu", """
+relu = np.vectorize(lambda v: max(0, v))
+"""),
+    "leaky_relu_maximum": ("03_activations", "leaky_relu", """
+def leaky_relu(z, alpha=0.01):
+    return np.maximum(z, alpha * np.asarray(z, dtype=float))
+"""),
+    "tanh_derivative_math_exp": ("03_activations", "tanh_derivative", """
+import math
+tanh_derivative = np.vectorize(lambda v: 4.0 * math.exp(2.0 * v) / (math.exp(2.0 * v) + 1.0) ** 2)
+"""),
+    "relu_derivative_int": ("03_activations", "relu_derivative", """
+def relu_derivative(z):
+    return (np.asarray(z) > 0).astype(int)
+"""),
+    "relu_derivative_bool": ("03_activations", "relu_derivative", """
+def relu_derivative(z):
+    return np.asarray(z) > 0
+"""),
+}
+
+# name -> (points lost on its function, a text the first line of that function's first
+# failed check must contain).
+EXPECT: dict[str, tuple[float, str]] = {
+    "sigmoid_object_dtype": (2.5, "an array of dtype object"),
+    "sigmoid_scipy_in_function": (3.0, "ModuleNotFoundError: No module named 'scipy'"),
+    "sigmoid_scipy_in_cell": (3.0, "sigmoid is not defined"),
+    "predict_bool_strict": (2.0, "expected an integer array, got dtype bool"),
+    "forward_single_output": (2.0, "case 'two outputs': forward raised AssertionError: one output only"),
+    "forward_first_output_only": (2.0, "case 'two outputs': expected shape (5, 2), got shape (5, 1)"),
+    "compute_loss_mse": (1.0, "Likely cause: the mean over all entries is taken instead of the sum, "
+                              "and the factor 1/2 is missing"),
+    "compute_loss_no_half": (1.0, "Likely cause: the factor 1/2 is missing"),
+    "compute_loss_mean_over_samples": (1.0, "Likely cause: the mean over samples is taken instead of the sum"),
+    "compute_loss_mean": (1.0, "Likely cause: the mean over all entries is taken instead of the sum"),
+    "xor_predict_bool_strict": (1.0, "expected an integer array, got dtype bool"),
+    "tanh_warns": (0.25, "numpy warned during the call (RuntimeWarning: overflow"),
+    "relu_scalar_only": (0.75, "cases 'a rank-1 array', 'a rank-2 array', 'a rank-3 array': relu raised ValueError"),
+    "relu_array_only": (0.25, "'a positive Python float', 'a negative Python float'"),
+    "relu_zeros_for_arrays": (1.0, "values differ"),
+    "relu_vectorize_int": (1.0, "expected float64 values, got dtype int64, and"),
+    "leaky_relu_maximum": (0.5, "Likely cause: np.maximum(z, alpha * z) is leaky ReLU only for alpha <= 1"),
+    "tanh_derivative_math_exp": (0.25, "tanh_derivative raised OverflowError"),
+    "relu_derivative_int": (1.0, "expected float64 values, got dtype int64 (the values are right"),
+    "relu_derivative_bool": (1.0, "expected float64 values, got dtype bool (the values are right"),
+}
+
+# Correct code in other forms than the solution key's: each earns full marks.
+CORRECT: dict[str, tuple[str, str, str]] = {
+    "sigmoid_lesson_clip": ("01_perceptron", "sigmoid", """
+def sigmoid(x):
+    return 1 / (1 + np.exp(-np.clip(x, -500, 500)))
+"""),
+    "sigmoid_exp_min": ("01_perceptron", "sigmoid", """
+def sigmoid(z):
+    z = np.asarray(z, dtype=float)
+    return np.exp(np.minimum(z, 0)) / (1 + np.exp(-np.abs(z)))
+"""),
+    "sigmoid_masks": ("01_perceptron", "sigmoid", """
+def sigmoid(z):
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1 / (1 + np.exp(-z[pos]))
+    e = np.exp(z[~pos])
+    out[~pos] = e / (1 + e)
+    return out
+"""),
+    "sigmoid_tanh": ("01_perceptron", "sigmoid", """
+def sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))
+"""),
+    "neuron_output_loop": ("01_perceptron", "neuron_output", """
+def neuron_output(X, weights, bias):
+    return np.array([sigmoid(sum(w * x for w, x in zip(weights, row)) + bias) for row in X], dtype=float)
+"""),
+    "perceptron_step_copy": ("01_perceptron", "perceptron_step", """
+def perceptron_step(X, y, weights, bias, learning_rate):
+    w = weights.copy()
+    out = neuron_output(X, w, bias)
+    error = y - out
+    delta = error * out * (1 - out)
+    w += learning_rate * X.T @ delta
+    return w, bias + learning_rate * delta.sum()
+"""),
+    "train_perceptron_list": ("01_perceptron", "train_perceptron", """
+def train_perceptron(X, y, weights, bias, learning_rate=0.5, epochs=1000):
+    losses = []
+    for _ in range(epochs):
+        losses.append(0.5 * np.sum((neuron_output(X, weights, bias) - y) ** 2))
+        weights, bias = perceptron_step(X, y, weights, bias, learning_rate)
+    return weights, bias, losses
+"""),
+    "predict_where": ("01_perceptron", "predict", """
+def predict(X, weights, bias):
+    return np.where(neuron_output(X, weights, bias) >= 0.5, 1, 0)
+"""),
+    "init_network_normal": ("02_xor_network", "init_network", """
+def init_network(n_inputs=2, n_hidden=4, n_outputs=1, seed=42):
+    rng = np.random.default_rng(seed)
+    W1 = rng.normal(0.0, 0.5, size=(n_inputs, n_hidden))
+    W2 = rng.normal(0.0, 0.5, size=(n_hidden, n_outputs))
+    return {"W1": W1, "b1": np.zeros((1, n_hidden)), "W2": W2, "b2": np.zeros((1, n_outputs))}
+"""),
+    "forward_loops": ("02_xor_network", "forward", """
+def forward(X, params):
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    n, h, k = len(X), W1.shape[1], W2.shape[1]
+    Z1, Z2 = np.zeros((n, h)), np.zeros((n, k))
+    for i in range(n):
+        for j in range(h):
+            Z1[i, j] = sum(X[i, m] * W1[m, j] for m in range(W1.shape[0])) + b1[0, j]
+    A1 = sigmoid(Z1)
+    for i in range(n):
+        for j in range(k):
+            Z2[i, j] = sum(A1[i, m] * W2[m, j] for m in range(h)) + b2[0, j]
+    A2 = sigmoid(Z2)
+    return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+"""),
+    "compute_loss_square": ("02_xor_network", "compute_loss", """
+def compute_loss(y_hat, y):
+    return np.sum(np.square(y_hat - y)) / 2
+"""),
+    "backward_loops": ("02_xor_network", "backward", """
+def backward(X, y, params, cache):
+    A1, A2, W2 = cache["A1"], cache["A2"], params["W2"]
+    n, h, k = A1.shape[0], A1.shape[1], A2.shape[1]
+    dZ2 = (A2 - y) * A2 * (1 - A2)
+    grads = {name: np.zeros_like(value, dtype=float) for name, value in params.items()}
+    dZ1 = np.zeros((n, h))
+    for i in range(n):
+        for j in range(h):
+            dZ1[i, j] = sum(dZ2[i, c] * W2[j, c] for c in range(k)) * A1[i, j] * (1 - A1[i, j])
+    for i in range(n):
+        grads["W2"] += np.outer(A1[i], dZ2[i])
+        grads["b2"] += dZ2[i]
+        grads["W1"] += np.outer(X[i], dZ1[i])
+        grads["b1"] += dZ1[i]
+    return grads
+"""),
+    "update_deepcopy": ("02_xor_network", "update", """
+import copy
+def update(params, grads, learning_rate):
+    new = copy.deepcopy(params)
+    for key in new:
+        new[key] -= learning_rate * grads[key]
+    return new
+"""),
+    "train_deepcopy": ("02_xor_network", "train", """
+import copy
+def train(X, y, params, learning_rate=0.5, epochs=10000):
+    params = copy.deepcopy(params)
+    losses = []
+    for _ in range(epochs):
+        A2, cache = forward(X, params)
+        losses.append(compute_loss(A2, y))
+        params = update(params, backward(X, y, params, cache), learning_rate)
+    return params, np.array(losses)
+"""),
+    "xor_predict_int32": ("02_xor_network", "predict", """
+def predict(X, params):
+    return (forward(X, params)[0] >= 0.5).astype(np.int32)
+"""),
+    "relu_clip": ("03_activations", "relu", """
+def relu(z):
+    return np.clip(z, 0, None) * 1.0
+"""),
+    "relu_multiply": ("03_activations", "relu", """
+def relu(z):
+    return z * (z > 0)
+"""),
+    "leaky_relu_where": ("03_activations", "leaky_relu", """
+def leaky_relu(z, alpha=0.01):
+    z = np.asarray(z, dtype=float)
+    return np.where(z > 0, z, alpha * z)
+"""),
+    "sigmoid_derivative_abs": ("03_activations", "sigmoid_derivative", """
+def sigmoid_derivative(z):
+    e = np.exp(-np.abs(np.asarray(z, dtype=float)))
+    return e / (1 + e) ** 2
+"""),
+    "tanh_derivative_square": ("03_activations", "tanh_derivative", """
+def tanh_derivative(z):
+    return 1 - np.tanh(z) ** 2
+"""),
+    "relu_derivative_heaviside": ("03_activations", "relu_derivative", """
+def relu_derivative(z):
+    return np.heaviside(z, 0.0)
+"""),
+    "leaky_relu_derivative_select": ("03_activations", "leaky_relu_derivative", """
+def leaky_relu_derivative(z, alpha=0.01):
+    z = np.asarray(z, dtype=float)
+    out = np.ones_like(z)
+    out[z <= 0] = alpha
+    return out
+"""),
+}
+
 # name -> (notebook, function, answer code). Each must be contained: it costs the
 # function's points (at most its notebook's), never the class run.
 HOSTILE: dict[str, tuple[str, str, str]] = {
@@ -277,7 +553,7 @@ def write_submission(folder: Path, overrides: dict[str, dict[str, str | None]] |
 
 
 def write_bug(folder: Path, bug: str, root: Path = ROOT) -> Path:
-    notebook, function, code = {**BUGS, **HOSTILE}[bug]
+    notebook, function, code = {**BUGS, **FAIR_BUGS, **CORRECT, **HOSTILE}[bug]
     return write_submission(folder, {notebook: {function: code}}, root=root)
 
 

@@ -33,6 +33,26 @@ def test_graded_cells_match_course_yaml(course, folder):
                 assert f"({m['points']:g} point" in text, f"{nb.name}/{m['grade_id']} states other points"
 
 
+@pytest.mark.parametrize("folder", ["source", "release"])
+def test_each_graded_cell_holds_its_visible_asserts_above_the_hidden_part(course, folder):
+    """nbgrader validate looks only at graded cells: the visible asserts must be in them
+    (the cell right after the answer), the hidden part below them (source only)."""
+    for nb in course.notebooks:
+        cells = json.loads((ROOT / folder / course.assignment / nb.filename).read_text())["cells"]
+        gids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells]
+        for fn in nb.functions:
+            i = gids.index(fn.name)
+            assert gids[i - 1] == f"{fn.name}_answer", f"{nb.name}/{fn.name}: the test cell must follow its answer"
+            text = "".join(cells[i]["source"])
+            hidden = text.find("### BEGIN HIDDEN TESTS")
+            visible = text if hidden < 0 else text[:hidden]
+            assert "assert " in visible and f"{fn.name}(" in visible, f"{nb.name}/{fn.name} has no visible asserts"
+            assert (hidden >= 0) == (folder == "source"), f"{folder}/{nb.name}/{fn.name}"
+            if folder == "source":
+                assert f'grade("{nb.name}", "{fn.name}", globals())' in text[hidden:]
+        assert not [g for g in gids if g and g.endswith("_visible")], "visible tests belong in the graded cell"
+
+
 def test_a_broken_course_yaml_is_one_clear_error(tmp_path):
     with pytest.raises(CourseError, match="no course.yaml"):
         load(tmp_path)

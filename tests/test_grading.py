@@ -187,12 +187,12 @@ def test_edited_locked_cells_are_flagged_and_tests_come_from_the_source(grader):
             cell["source"] = "import numpy as np\nnp.tanh = lambda z: 0 * z\n"
         if gid == "relu":
             cell["source"] = "0.0 + 1.0"
-    nb["cells"] = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != "tanh_visible"]
+    nb["cells"] = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != "tanh"]
     path.write_text(json.dumps(nb))
     result = grader.grade("editor")
     problems = " ".join(result.notebook("03_activations").problems)
     assert "'setup' was edited" in problems and "'relu' was edited" in problems
-    assert "'tanh_visible' was deleted" in problems
+    assert "'tanh' was deleted" in problems
     assert result.score == result.max_score   # the course's setup cell ran, not the edited one
 
 

@@ -38,11 +38,23 @@ def test_generate_assignment_reproduces_the_committed_release(course_copy, cours
         (S.ROOT / "release" / course.assignment / "README.md").read_text()
 
 
+def cell_errors(path) -> set[str]:
+    """grade_ids of the graded cells of an autograded notebook that ended in an error."""
+    nb = json.loads(path.read_text())
+    return {c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"]
+            if c["metadata"].get("nbgrader", {}).get("grade")
+            and any(o.get("output_type") == "error" for o in c.get("outputs", []))}
+
+
 def test_nbgrader_autograde_agrees_with_our_grader(course_copy, course):
-    """nbgrader's own autograde (hidden-test cells calling the same checks in the student's
-    kernel) gives the key full marks, the blank zero, and the same totals as our grader for
-    honest submissions, planted bugs included."""
-    from grader import course as course_mod
+    """nbgrader's own autograde (each graded cell: the visible asserts, then the hidden part
+    calling the same checks in the student's kernel) gives the key full marks, the blank zero,
+    and per graded cell the same points as our grader, except that a cell whose visible
+    asserts fail scores 0 there (nbgrader's rule: an error in a graded cell is 0 points),
+    where our grader still gives the checks that pass."""
+    from nbgrader.api import Gradebook
+
+    from grader import course as course_mod, gradebook
     from grader.grading import Grader
 
     nbgrader(course_copy, "generate_assignment", course.assignment, "--force")
@@ -54,14 +66,32 @@ def test_nbgrader_autograde_agrees_with_our_grader(course_copy, course):
     for student, overrides in students.items():
         S.write_submission(course_copy / "submitted" / student / course.assignment, overrides or {},
                            blank=overrides is None, root=course_copy)
-    ours = Grader(course_mod.load(course_copy))
-    expected = {student: ours.grade(student).score for student in students}
+    copied = course_mod.load(course_copy)
+    ours = {s: Grader(copied).grade(s) for s in students}
     nbgrader(course_copy, "autograde", course.assignment, "--force")
     out = course_copy / "grades_nbgrader.csv"
     nbgrader(course_copy, "export", "--to", str(out))
     rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
     assert set(rows) == set(students)
     assert float(rows["key"]["score"]) == float(rows["key"]["max_score"]) == course.points
-    assert float(rows["blank"]["score"]) == 0
-    assert {s: float(r["score"]) for s, r in rows.items()} == expected
-    assert expected["slips"] < course.points and expected["grads"] < course.points
+    assert float(rows["blank"]["score"]) == 0 == ours["blank"].score
+    assert ours["key"].score == course.points
+    visible_failures = set()
+    with Gradebook(gradebook.default_db_url(copied), course_id=course.course_id) as gb:
+        for student, result in ours.items():
+            for nb in course.notebooks:
+                errors = cell_errors(course_copy / "autograded" / student / course.assignment / nb.filename)
+                mine = result.notebook(nb.name)
+                for fn in nb.functions:
+                    theirs = gb.find_grade(fn.name, nb.name, course.assignment, student).score
+                    expected = round(sum(c.score for c in mine.checks if c.function == fn.name), 6)
+                    if fn.name in errors:
+                        visible_failures.add((student, nb.name, fn.name))
+                        assert theirs == 0, (student, nb.name, fn.name)
+                    else:
+                        assert theirs == pytest.approx(expected), (student, nb.name, fn.name)
+    # the planted bugs that break a visible assert are the ones that cost the whole cell there
+    assert ("slips", "02_xor_network", "compute_loss") in visible_failures
+    assert not {v for v in visible_failures if v[0] == "key"}
+    assert {v for v in visible_failures if v[0] == "blank"} == \
+        {("blank", nb.name, fn.name) for nb in course.notebooks for fn in nb.functions}

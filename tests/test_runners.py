@@ -49,6 +49,12 @@ CODE = textwrap.dedent('''
 
     def calls_loops(z):
         return loops(z)
+
+    def helper(z):
+        raise ValueError("broken helper")
+
+    def uses_helper(z):
+        return helper(z) + 1.0
 ''')
 
 CASES = [
@@ -118,3 +124,13 @@ def test_both_runners_stop_an_infinite_loop_and_do_not_wait_for_it_again(runners
         assert again.status == "error"
         assert again.message.startswith("TimeoutError: loops did not finish within 0.5 s")
     assert runners[0].student_seconds > 0 and runners[1].student_seconds > 0
+
+
+def test_both_runners_put_stand_ins_in_for_one_call_and_restore_the_students_helper(runners):
+    standins = {"source": "def helper(z):\n    return 2.0 * z\n", "names": ["helper"]}
+    for runner in runners:
+        assert runner.standins
+        helped = runner("uses_helper", (3.0,), {}, False, 5.0, standins=standins)
+        assert (helped.status, helped.value) == ("ok", 7.0)
+        alone = runner("uses_helper", (3.0,), {}, False, 5.0)
+        assert alone.status == "error" and alone.message.startswith("ValueError: broken helper")

@@ -13,13 +13,14 @@ course.yaml uses: notebook, function, check.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from ..compare import Comparison, Hint, compare, identical
-from ..course import CheckSpec, Course, FunctionSpec
+from ..compare import Comparison, Hint, compare, consistent, describe_type, identical
+from ..course import CheckSpec, Course, FunctionSpec, NotebookSpec
 from ..probes import rng as probe_rng
 from ..probes import variant as probe_variant
 from ..results import CheckResult
@@ -39,14 +40,28 @@ Caller = Callable[[str, tuple, dict, bool, float], CallOutcomeLike]
 
 
 class StudentFailure(Exception):
-    """The student's function could not produce a value for this check."""
+    """The student's function could not produce a value for this check (or this case).
+
+    A fatal failure ends the whole check (the function is not defined, not implemented,
+    timed out, or its process died); any other ends only the case it happened in."""
+
+    def __init__(self, message: str, fatal: bool = False):
+        super().__init__(message)
+        self.fatal = fatal
 
 
 @dataclass
 class Case:
     label: str
-    ok: bool
-    message: str = ""
+    comparison: Comparison
+
+    @property
+    def ok(self) -> bool:
+        return self.comparison.ok
+
+    @property
+    def message(self) -> str:
+        return self.comparison.message
 
 
 @dataclass
@@ -76,19 +91,22 @@ def check(notebook: str, function: str, name: str, title: str):
     return register
 
 
-def _failure_text(function: str, outcome) -> str:
+def _failure(function: str, outcome) -> StudentFailure:
     msg = (outcome.message or "").strip()
     if outcome.status == "error":
         if msg.startswith("NotImplementedError"):
-            return f"{function} is not implemented yet (it raises NotImplementedError)"
-        if msg.startswith("NameError") and repr(function) in msg:
-            return f"{function} is not defined (is its answer cell missing or broken?)"
-        return f"{function} raised {msg}"
+            return StudentFailure(f"{function} is not implemented yet (it raises NotImplementedError)", True)
+        if msg.startswith("NameError") and repr(function) in msg.splitlines()[0]:
+            return StudentFailure(f"{function} is not defined (is its answer cell missing or broken?)", True)
+        if msg.startswith(("ModuleNotFoundError", "ImportError")):
+            return StudentFailure(f"{function} raised {msg}\n  (that module is not available when grading: "
+                                  "use numpy and the standard library only)")
+        return StudentFailure(f"{function} raised {msg}")
     if outcome.status == "timeout":
-        return f"{function} did not finish within the check's time limit"
+        return StudentFailure(f"{function} did not finish within the check's time limit", True)
     if outcome.status == "crashed":
-        return f"the process running {function} died: {msg}"
-    return f"{function} returned something that cannot be graded: {msg}"
+        return StudentFailure(f"the process running {function} died: {msg}", True)
+    return StudentFailure(f"{function} returned something that cannot be graded: {msg}")
 
 
 class Trial:
@@ -96,15 +114,20 @@ class Trial:
 
     In record mode (`reference is None`) the values passed to `t.reference` are stored
     as the reference; in grade mode they are compared with the stored ones.
+
+    `standins` (grade mode only): {"source": code, "names": [...]}: for every call of this
+    trial the caller puts the grader's own versions of those functions (defined by `code`)
+    in place of the student's, so that a helper's mistake is not counted again here.
     """
 
     def __init__(self, spec: CheckSpec, rng: np.random.Generator, caller: Caller,
-                 reference: dict | None, timeout: float):
+                 reference: dict | None, timeout: float, standins: dict | None = None):
         self.spec = spec
         self.rng = rng
         self.tol = spec.tolerance
         self._caller = caller
         self._reference = reference
+        self._standins = standins
         self.recording = reference is None
         self.recorded: dict = {}
         self.cases: list[Case] = []
@@ -116,14 +139,22 @@ class Trial:
     def _outcome(self, function: str, args: tuple, kwargs: dict, echo: bool):
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
-            raise StudentFailure(f"the check ran out of time before calling {function}")
-        outcome = self._caller(function, args, kwargs, echo, remaining)
-        if outcome.status != "ok":
-            text = _failure_text(function, outcome)
-            if outcome.status == "timeout":
-                text += f" ({self.timeout:g} s)"
-            raise StudentFailure(text)
+            raise StudentFailure(f"the check ran out of time before calling {function}", True)
+        if self._standins:
+            outcome = self._caller(function, args, kwargs, echo, remaining, standins=self._standins)
+        else:
+            outcome = self._caller(function, args, kwargs, echo, remaining)
         self.warnings = list(outcome.warnings or [])
+        # A value that is not plain data (an object array, a function) still comes back,
+        # with wire.Unsupported where it could not be encoded: compared, it is a failed case
+        # that says what the value was, and the other cases still run.
+        if outcome.status == "bad_output" and outcome.value is not None:
+            return outcome
+        if outcome.status != "ok":
+            failure = _failure(function, outcome)
+            if outcome.status == "timeout":
+                failure.args = (f"{failure} ({self.timeout:g} s)",)
+            raise failure
         return outcome
 
     def call(self, function: str, *args, **kwargs):
@@ -133,12 +164,24 @@ class Trial:
     def call_echo(self, function: str, *args, **kwargs):
         """Like `call`, and also the arguments as they were after the call: (value, args, kwargs)."""
         outcome = self._outcome(function, args, kwargs, True)
+        if outcome.args_after is None:
+            raise StudentFailure(f"{function} returned something that cannot be graded: {outcome.message}")
         after_args, after_kwargs = outcome.args_after
         return outcome.value, after_args, after_kwargs
 
+    @contextmanager
+    def case(self, label: str):
+        """A case whose calls may fail: a failure that is not fatal fails this case only."""
+        try:
+            yield
+        except StudentFailure as exc:
+            if exc.fatal or self.recording:
+                raise
+            self._add(label, Comparison(False, str(exc)))
+
     # -- stating what must hold -------------------------------------------------------
     def _add(self, label: str, result: Comparison) -> bool:
-        self.cases.append(Case(label, result.ok, result.message))
+        self.cases.append(Case(label, result))
         return result.ok
 
     def reference(self, label: str, actual, *, hints: Sequence[Hint] = (), integer: bool = False,
@@ -161,16 +204,16 @@ class Trial:
         if not result.ok and alternative is not None:
             try:
                 description, other = alternative()
-            except StudentFailure:
+            except (StudentFailure, TypeError, ValueError):
                 other = None
             if other is not None and compare(actual, other, self.tol, (), integer).ok:
                 result = Comparison(True, f"accepted: consistent with {description}")
         return self._add(label, result)
 
     def expect(self, label: str, actual, expected, *, hints: Sequence[Hint] = (),
-               integer: bool = False, tol=None) -> bool:
+               integer: bool = False, tol=None, dtype="auto") -> bool:
         """`actual` must match `expected`, computed here in the grader."""
-        return self._add(label, compare(actual, expected, tol or self.tol, hints, integer))
+        return self._add(label, compare(actual, expected, tol or self.tol, hints, integer, dtype=dtype))
 
     def require(self, label: str, ok: bool, message: str) -> bool:
         return self._add(label, Comparison(bool(ok), "" if ok else message))
@@ -189,9 +232,22 @@ class Trial:
                             f"numpy warned during the call ({shown}); compute it without overflow")
 
     def finite(self, label: str, value) -> bool:
-        arr = np.asarray(value) if not isinstance(value, (dict, Unsupported)) else None
-        ok = arr is not None and arr.dtype.kind in "biuf" and bool(np.all(np.isfinite(arr)))
-        return self.require(label, ok, "the result must be finite (no NaN or inf) for every input")
+        arr = numbers(value)
+        if arr is None:
+            return self.require(label, False, f"expected float64 numbers, got {describe_type(value)}")
+        return self.require(label, bool(np.all(np.isfinite(arr))),
+                            "the result must be finite (no NaN or inf) for every input")
+
+
+def numbers(value) -> np.ndarray | None:
+    """`value` as a float array if it is real numbers (any dtype), else None."""
+    if isinstance(value, (dict, Unsupported)) or value is None:
+        return None
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    return arr.astype(float) if arr.dtype.kind in "biuf" else None
 
 
 @dataclass
@@ -212,7 +268,8 @@ class Verdict:
         )
 
 
-MAX_CASE_MESSAGES = 3
+MAX_CASE_LINES = 6      # failing cases described in full; the rest are named
+MAX_NAMED = 12
 
 
 def definition(spec: CheckSpec) -> CheckDef:
@@ -222,32 +279,63 @@ def definition(spec: CheckSpec) -> CheckDef:
         raise KeyError(f"course.yaml names check {spec.key}, which grader/checks does not declare") from None
 
 
+def describe_failures(cases: list[Case]) -> list[str]:
+    """One line per distinct failure: the cases it happened in, what differs, and a likely
+    cause only where that cause explains every case of the check it was tried on."""
+    causes = consistent([c.comparison for c in cases])
+    groups: dict[str, list[str]] = {}
+    for c in cases:
+        if c.ok:
+            continue
+        named = next((text for key, text in c.comparison.causes if (key, text) in causes), "")
+        text = c.comparison.detail + (f". Likely cause: {named}" if named else "")
+        groups.setdefault(text, []).append(c.label)
+    lines = []
+    for text, labels in groups.items():
+        if len(lines) == MAX_CASE_LINES:
+            rest = [label for ls in list(groups.values())[MAX_CASE_LINES:] for label in ls]
+            shown = ", ".join(f"'{label}'" for label in rest[:MAX_NAMED])
+            more = f" and {len(rest) - MAX_NAMED} more" if len(rest) > MAX_NAMED else ""
+            lines.append(f"... also failing: {shown}{more}")
+            break
+        which = "case" if len(labels) == 1 else "cases"
+        lines.append(f"{which} " + ", ".join(f"'{label}'" for label in labels) + f": {text}")
+    return lines
+
+
 def run(spec: CheckSpec, course: Course, caller: Caller, *, student: str | None,
-        variant: int | None = None, references: dict | None = None, timeout: float = 10.0) -> Verdict:
+        variant: int | None = None, references: dict | None = None, timeout: float = 10.0,
+        standins: dict | None = None) -> Verdict:
     """Run one check. Record mode: `references is None` and `variant` given.
-    Grade mode: `student` picks the variant and `references` holds every variant's values."""
+    Grade mode: `student` picks the variant (unless `variant` is given) and `references`
+    holds every variant's values."""
     d = definition(spec)
     if variant is None:
         variant = probe_variant(course.probe_salt, student, spec.key, course.variants)
     ref = None
     if references is not None:
         ref = references.get(reference_key(spec, variant), {})
-    t = Trial(spec, probe_rng(course.probe_salt, spec.key, variant), caller, ref, timeout)
+    t = Trial(spec, probe_rng(course.probe_salt, spec.key, variant), caller, ref, timeout, standins)
     start = time.perf_counter()
     try:
         d.run(t)
     except StudentFailure as exc:
-        return Verdict(d, spec, False, str(exc), seconds=time.perf_counter() - start)
+        lines = [str(exc)] + describe_failures(t.cases)
+        return Verdict(d, spec, False, "\n".join(lines), seconds=time.perf_counter() - start)
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        if t.recording:
+            raise
+        # a value of a kind the check did not expect (grader-side arithmetic on it failed)
+        lines = describe_failures(t.cases) + [
+            f"the check could not use what {spec.function} returned ({type(exc).__name__}: {str(exc)[:200]})"]
+        return Verdict(d, spec, False, "\n".join(lines), seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
     failed = [c for c in t.cases if not c.ok]
     if not t.cases:
         return Verdict(d, spec, False, "the check compared nothing (grader bug)", seconds=seconds)
     if failed:
-        lines = [f"case '{c.label}': {c.message}" for c in failed[:MAX_CASE_MESSAGES]]
-        if len(failed) > MAX_CASE_MESSAGES:
-            lines.append(f"... and {len(failed) - MAX_CASE_MESSAGES} more failing case(s)")
-        return Verdict(d, spec, False, "\n".join(lines), t.recorded, seconds)
-    notes = [c.message for c in t.cases if c.message]
+        return Verdict(d, spec, False, "\n".join(describe_failures(t.cases)), t.recorded, seconds)
+    notes = [c.comparison.detail for c in t.cases if c.comparison.detail]
     return Verdict(d, spec, True, "\n".join(dict.fromkeys(notes)), t.recorded, seconds)
 
 
@@ -256,10 +344,54 @@ def reference_key(spec: CheckSpec, variant: int) -> str:
 
 
 def grade_function(fn: FunctionSpec, course: Course, caller: Caller, *, student: str,
-                   references: dict, timeout: float) -> list[CheckResult]:
-    """All checks of one function, graded for `student`."""
-    return [run(spec, course, caller, student=student, references=references, timeout=timeout).result()
+                   references: dict, timeout: float, variant: int | None = None) -> list[CheckResult]:
+    """All checks of one function, graded for `student` (each with its own helpers)."""
+    return [run(spec, course, caller, student=student, references=references, timeout=timeout,
+                variant=variant).result()
             for spec in fn.checks]
 
 
+def grade_notebook(nb: NotebookSpec, course: Course, caller: Caller, *, student: str,
+                   references: dict, timeout: float, variant: int | None = None) -> list[CheckResult]:
+    """Every check of every function of `nb`, in the notebook's order, so that one mistake
+    costs once: a check that fails while an earlier function of the notebook failed one of
+    its own checks is run again with the grader's versions of those earlier functions in
+    place of the student's (if the caller can do that: `caller.standins`), and passes if it
+    passes so.
+
+    Why stand-ins cannot be kept for profit: a stand-in for function H is only ever put in
+    place while a function graded *after* H runs, so every check of H is over by then; a
+    student function that stashes it can only use it for checks whose functions would get
+    the same stand-in anyway (tests/test_fairness.py tries it)."""
+    can_substitute = bool(getattr(caller, "standins", False))
+    failed: list[str] = []
+    results: list[CheckResult] = []
+    for fn in nb.functions:
+        own: list[CheckResult] = []
+        for spec in fn.checks:
+            verdict = run(spec, course, caller, student=student, references=references,
+                          timeout=timeout, variant=variant)
+            helpers = [name for name in failed if name in standin_names(nb.name)]
+            if not verdict.passed and can_substitute and helpers:
+                again = run(spec, course, caller, student=student, references=references, timeout=timeout,
+                            variant=variant, standins={"source": standin_source(nb.name), "names": helpers})
+                verdict = _with_standins(verdict, again, helpers)
+            own.append(verdict.result())
+        if any(not r.passed for r in own):
+            failed.append(fn.name)
+        results.extend(own)
+    return results
+
+
+def _with_standins(first: Verdict, again: Verdict, helpers: list[str]) -> Verdict:
+    names = ", ".join(f"`{h}`" for h in helpers)
+    yours = "yours fails" if len(helpers) == 1 else "yours fail"
+    if again.passed:
+        return replace(again, message=f"passes when graded with a correct {names} in place of yours "
+                                      f"({yours} its own checks, which is where that costs points)")
+    return replace(again, message=f"(graded with a correct {names} in place of yours, because {yours} "
+                                  f"its own checks)\n{again.message}")
+
+
+from .standins import standin_names, standin_source  # noqa: E402
 from . import activations, perceptron, xor_network  # noqa: E402,F401  (registers the checks)

@@ -1,33 +1,35 @@
-"""Checks of 03_activations: tanh, relu, leaky_relu and the derivatives w.r.t. z."""
+"""Checks of 03_activations: tanh, relu, leaky_relu and the derivatives w.r.t. z.
+
+Every function is checked on arrays (`values`) and on scalars (`scalars`) separately, so a
+function right on one and wrong on the other keeps the points of what works; the functions
+the contract calls finite are probed with float64 extremes (`stable`); alpha is probed
+below and above 1 in every variant.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from . import check
-from .perceptron import extreme_inputs, shaped_inputs
+from . import check, numbers
+from .perceptron import array_inputs, scalar_inputs, stable_check, values_check
 
 NB = "03_activations"
+BIG = 1e300       # relu-like functions pass large values through (the visible test tries 1e300)
 
 
-def with_zeros(t):
-    """Shaped probes, with exact zeros planted where the kink of ReLU is."""
-    probes = []
-    for label, z in shaped_inputs(t):
-        if isinstance(z, np.ndarray) and z.ndim:
-            z = z.copy()
-            z.flat[:: max(1, z.size // 3)] = 0.0
-        probes.append((label, z))
-    probes.append(("exactly zero", 0.0))
+def with_kinks(inputs, big: bool = False):
+    """Probes with exact zeros planted in the arrays (where the kink of ReLU is), the same
+    places in every variant, and for `big` a huge value of each sign in the rank-3 array."""
+    def probes(t):
+        out = []
+        for label, z in inputs(t):
+            if isinstance(z, np.ndarray) and z.ndim:
+                z = z.copy()
+                z.flat[1:: 3] = 0.0
+                if big and z.ndim == 3:
+                    z.flat[0], z.flat[2] = BIG * np.sign(z.flat[0]), -BIG * np.sign(z.flat[0])
+            out.append((label, z))
+        return out
     return probes
-
-
-def values_check(function: str, hints=lambda z, **kw: [], kwargs=lambda t: {}):
-    """The check body: `function` on every shaped probe must match the reference."""
-    def run(t):
-        extra = kwargs(t)
-        for label, z in with_zeros(t):
-            t.reference(label, t.call(function, z, **extra), hints=hints(z, **extra))
-    return run
 
 
 def alpha_ignored(of_z):
@@ -49,45 +51,65 @@ def output_derivative_hint(name: str, of_output):
     return hints
 
 
-def random_alpha(t):
-    return {"alpha": float(t.rng.uniform(0.05, 0.5))}
+def alpha_check(function: str, hints_for):
+    """`function(z, alpha=...)` for an alpha below 1 and one above 1, on an array and a scalar."""
+    def run(t):
+        r = t.rng
+        alphas = [("alpha < 1", float(r.uniform(0.05, 0.5))), ("alpha > 1", float(r.uniform(1.5, 5.0)))]
+        for which, alpha in alphas:
+            z = with_kinks(array_inputs)(t)[1][1]
+            for label, value in [(f"{which}, a rank-2 array", z),
+                                 (f"{which}, a negative Python float", -float(r.uniform(0.3, 4.0)))]:
+                with t.case(label):
+                    t.reference(label, t.call(function, value, alpha=alpha), hints=hints_for(value, alpha))
+    return run
 
 
-check(NB, "tanh", "values", "matches the reference on scalars and arrays of rank 0 to 3")(values_check("tanh"))
-check(NB, "relu", "values", "max(0, z) on scalars and arrays, zero included")(values_check("relu"))
-check(NB, "leaky_relu", "values", "default alpha=0.01 on scalars and arrays")(values_check("leaky_relu"))
-check(NB, "leaky_relu", "alpha", "honours another alpha")(values_check(
-    "leaky_relu", kwargs=random_alpha, hints=alpha_ignored(lambda z: np.where(z > 0, z, 0.01 * z))))
-check(NB, "sigmoid_derivative", "values", "s(z)(1 - s(z)) with respect to z")(
-    values_check("sigmoid_derivative", hints=output_derivative_hint("x*(1-x)", lambda z: z * (1 - z))))
-check(NB, "tanh_derivative", "values", "1 - tanh(z)^2 with respect to z")(
-    values_check("tanh_derivative", hints=output_derivative_hint("1-x^2", lambda z: 1 - z ** 2)))
-check(NB, "relu_derivative", "values", "1.0 where z > 0, else 0.0 (0.0 at zero)")(values_check("relu_derivative"))
-check(NB, "leaky_relu_derivative", "values", "1.0 where z > 0, else alpha=0.01")(
-    values_check("leaky_relu_derivative"))
-check(NB, "leaky_relu_derivative", "alpha", "honours another alpha")(
-    values_check("leaky_relu_derivative", kwargs=random_alpha,
-                 hints=alpha_ignored(lambda z: np.where(z > 0, 1.0, 0.01))))
+def maximum_hint(z, alpha):
+    hints = alpha_ignored(lambda z: np.where(z > 0, z, 0.01 * z))(z, alpha)
+    if alpha > 1:
+        zf = np.asarray(z, dtype=float)
+        hints.append(("np.maximum(z, alpha * z) is leaky ReLU only for alpha <= 1",
+                      lambda e, zf=zf: np.maximum(zf, alpha * zf)))
+    return hints
+
+
+def both(function: str, title: str, kink: bool = False, big: bool = False, hints=lambda z, **kw: []):
+    """The `values` (arrays) and `scalars` checks of `function`."""
+    arrays = with_kinks(array_inputs, big) if kink else array_inputs
+    scalars = with_kinks(scalar_inputs) if kink else scalar_inputs
+    check(NB, function, "values", f"{title} on arrays of rank 1 to 3")(values_check(function, arrays, hints))
+    check(NB, function, "scalars", f"{title} on a Python float, a numpy float64 and a 0-d array "
+                                   "(a float64 scalar back)")(values_check(function, scalars, hints))
+
+
+both("tanh", "matches the reference")
+both("relu", "max(0, z)", kink=True, big=True)
+both("leaky_relu", "default alpha=0.01", kink=True, big=True)
+both("sigmoid_derivative", "s(z)(1 - s(z)) with respect to z",
+     hints=output_derivative_hint("x*(1-x)", lambda z: z * (1 - z)))
+both("tanh_derivative", "1 - tanh(z)^2 with respect to z",
+     hints=output_derivative_hint("1-x^2", lambda z: 1 - z ** 2))
+both("relu_derivative", "1.0 where z > 0, else 0.0 (0.0 at zero)", kink=True, big=True,
+     hints=lambda z, **kw: [("the slope at z = 0 is taken as 1 (>= 0 instead of > 0)",
+                             lambda e, z=np.asarray(z, dtype=float): np.where(z >= 0, 1.0, 0.0))])
+both("leaky_relu_derivative", "1.0 where z > 0, else alpha=0.01", kink=True, big=True)
+
+check(NB, "leaky_relu", "alpha", "honours another alpha, below and above 1")(alpha_check("leaky_relu", maximum_hint))
+check(NB, "leaky_relu_derivative", "alpha", "honours another alpha, below and above 1")(
+    alpha_check("leaky_relu_derivative", alpha_ignored(lambda z: np.where(z > 0, 1.0, 0.01))))
 
 
 @check(NB, "tanh", "odd", "tanh is odd: tanh(-z) = -tanh(z)")
 def tanh_odd(t):
-    z = t.rng.normal(size=30) * 3
+    from .perceptron import spread
+    z = spread(t.rng, (30,), 1.0, bands=(0.0, 1.0, 3.0, 10.0))
     a, b = t.call("tanh", z), t.call("tanh", -z)
-    if t.expect("shape of tanh(z)", np.shape(a), z.shape):
-        t.expect("tanh(-z) against -tanh(z)", b, -np.asarray(a, dtype=float))
-
-
-def stable_check(function: str):
-    def run(t):
-        value = t.call(function, extreme_inputs(t))
-        t.no_warnings("no overflow warning")
-        t.finite("finite for extreme inputs", value)
-        t.reference("extreme inputs", value)
-    return run
+    if t.expect("shape of tanh(z)", np.shape(a), z.shape, dtype=None) and numbers(a) is not None:
+        t.expect("tanh(-z) against -tanh(z)", b, -numbers(a))
 
 
 check(NB, "tanh", "stable", "finite and warning-free for large |z|")(stable_check("tanh"))
 check(NB, "sigmoid_derivative", "stable", "finite and warning-free for large |z|")(
     stable_check("sigmoid_derivative"))
-
+check(NB, "tanh_derivative", "stable", "finite and warning-free for large |z|")(stable_check("tanh_derivative"))
