@@ -74,7 +74,7 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
     then once per result with 1 (a progress bar's `update`); raises AutogradeError."""
     from . import executor as executors
     from . import references
-    from .grading import Grader, isolate
+    from .grading import Grader
     from .sandbox import IsolationUnavailable
 
     # -- everything that can be refused, before any work --------------------------------
@@ -86,8 +86,10 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
     if workers < 1:
         raise AutogradeError("--workers must be at least 1")
     try:
-        isolation = isolate(course)      # before anything secret is loaded into this process
+        grader = Grader(course)     # isolation first, then references and fingerprints, once
     except IsolationUnavailable as exc:
+        raise AutogradeError(str(exc)) from None
+    except references.ReferencesError as exc:
         raise AutogradeError(str(exc)) from None
     try:
         lock = store.RunLock(course, wait=wait).__enter__()
@@ -95,10 +97,6 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
         raise AutogradeError(str(exc)) from None
     try:
         store.sweep_temp_files(course)          # leftovers of a killed run
-        try:
-            grader = Grader(course)             # references and fingerprints, loaded once
-        except references.ReferencesError as exc:
-            raise AutogradeError(str(exc)) from None
         fingerprints = {s: grader.submission_fingerprint(s) for s in students}
         todo = [s for s in students if force or not store.is_graded(course, s, fingerprints[s])]
         if progress:
@@ -126,7 +124,7 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
     finally:
         lock.__exit__(None, None, None)
     return RunSummary(graded=len(todo), skipped=len(students) - len(todo), seconds=seconds,
-                      results=results, isolation=isolation)
+                      results=results, isolation=grader.isolation)
 
 
 def export(course: Course, *, wait: float = 0.0, roster: dict | None = None,
