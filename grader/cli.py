@@ -105,7 +105,7 @@ def autograde_course(course: Course, students: list[str], *, force: bool = False
     Crash-safe (see grader.store): each student's outputs are written atomically and
     grader_result.json last; the gradebook and grades.csv are brought up to date from the
     result files at the end of every run, so a rerun after a kill finishes the job."""
-    from . import executor as executors
+    from . import autograded, executor as executors
     from .grading import grader_fingerprint, isolate, submission_fingerprint
     from .sandbox import IsolationUnavailable
 
@@ -138,17 +138,30 @@ def autograde_course(course: Course, students: list[str], *, force: bool = False
             stream = executors.grade_local(course, todo, workers=workers)
         with _progress(len(todo)) as bar:
             for result in stream:
-                report.write_student_outputs(course.autograded_dir(), course.root / "feedback", result, course)
+                report.write_student_outputs(course.autograded_dir(), course.grader_feedback_dir(), result, course)
+                autograded.write_notebooks(course, result)   # nbgrader's autograded/<s>/<a>/<nb>.ipynb
                 store.save_result(course, result)   # written last: marks the student as graded
                 bar.update(1)
         seconds = time.perf_counter() - start
         results = store.all_results(course, _students(course, ()))
         if gradebook:
             _sync_gradebook(course, results)
+            results = _final_results(course, results)   # manual grades from the formgrader
         report.write_grades_csv(course.root / "grades.csv", results, course)
         report.write_lms_csv(course.root / "grades_lms.csv", results, course)
     return {"graded": len(todo), "skipped": len(students) - len(todo), "seconds": seconds,
             "results": results}
+
+
+def _final_results(course: Course, results: list[SubmissionResult]) -> list[SubmissionResult]:
+    """results with the manual scores and extra credit entered in the formgrader."""
+    from . import gradebook
+
+    try:
+        return gradebook.final_results(course, results)
+    except Exception as exc:   # noqa: BLE001 - a database we cannot read: one line
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise Fail(f"could not read the manual grades in gradebook.db ({type(exc).__name__}: {reason})") from None
 
 
 def _sync_gradebook(course: Course, results: list[SubmissionResult]) -> None:
@@ -199,7 +212,7 @@ def _sync_gradebook(course: Course, results: list[SubmissionResult]) -> None:
 @click.option("--course", "root", default=".", show_default=True, help="The course folder.")
 def autograde(assignment, students, force, workers, executor, scheduler, no_gradebook, wait,
               unsafe_no_isolation, root):
-    """Grade submitted/<student>/ASSIGNMENT/ into autograded/, feedback/, grades.csv and the gradebook."""
+    """Grade submitted/<student>/ASSIGNMENT/ into autograded/, grader_feedback/, grades.csv and the gradebook."""
     if unsafe_no_isolation:
         from .sandbox.isolation import UNSAFE_ENV
         os.environ[UNSAFE_ENV] = "1"       # pool workers and batch processes inherit it
@@ -278,7 +291,7 @@ def export(wait, root):
     """Rewrite grades.csv and grades_lms.csv from the graded results."""
     course = _course(root)
     with _run_lock(course, wait):
-        results = store.all_results(course, _students(course, ()))
+        results = _final_results(course, store.all_results(course, _students(course, ())))
         report.write_grades_csv(course.root / "grades.csv", results, course)
         report.write_lms_csv(course.root / "grades_lms.csv", results, course)
     click.echo(f"wrote grades.csv and grades_lms.csv ({len(results)} students)")
@@ -529,7 +542,7 @@ def demo(root, skip_release):
             first = (check.message.splitlines() or [""])[0]
             click.echo(f"     - {check.name}: {first[:150]}")
         if len(failed) > 3:
-            click.echo(f"     ... {len(failed) - 3} more in feedback/{result.student}/{course.assignment}/feedback.html")
+            click.echo(f"     ... {len(failed) - 3} more in grader_feedback/{result.student}/{course.assignment}/feedback.html")
     from . import gradebook
 
     totals = gradebook.export_totals(course)
@@ -540,7 +553,8 @@ def demo(root, skip_release):
     click.echo("")
     click.echo("Where things are:")
     click.echo("  autograded/<student>/nn_intro/results.json   Gradescope-format results")
-    click.echo("  feedback/<student>/nn_intro/feedback.html    feedback page for each student (and feedback.md)")
+    click.echo("  autograded/<student>/nn_intro/<nb>.ipynb     autograded notebooks (formgrader, generate_feedback)")
+    click.echo("  grader_feedback/<student>/nn_intro/feedback.html  feedback page for each student (and feedback.md)")
     click.echo("  grades.csv, grades_lms.csv                    class grades; Canvas/Moodle import")
     click.echo("  gradebook.db                                  nbgrader's gradebook (nbgrader export, formgrader)")
     click.echo("  make gradescope                               builds dist/gradescope_autograder.zip")

@@ -112,6 +112,12 @@ class Course:
     def autograded_dir(self) -> Path:
         return self.root / "autograded"
 
+    def grader_feedback_dir(self) -> Path:
+        """The grader's own feedback pages, <student>/<assignment>/feedback.{html,md}: not
+        nbgrader's feedback/ (release_feedback would take feedback.html for a notebook,
+        generate_feedback --force deletes what is there)."""
+        return self.root / "grader_feedback"
+
 
 def _number(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):

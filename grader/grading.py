@@ -162,7 +162,7 @@ def protect_course_files(course: Course) -> None:
     if os.geteuid() != 0:
         return
     for path in (course.source_dir(), course.root / "source", course.submitted_dir(), course.autograded_dir(),
-                 course.root / "feedback", course.root / ".grader", references.PATH,
+                 course.root / "feedback", course.grader_feedback_dir(), course.root / ".grader", references.PATH,
                  course.root / "gradebook.db"):
         try:
             st = path.stat()

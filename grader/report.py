@@ -570,7 +570,8 @@ def safe_student_dir(student: str) -> str:
 def write_student_outputs(autograded_root, feedback_root, result: SubmissionResult,
                           course: Course) -> StudentOutputs:
     """autograded/<student>/<assignment>/results.json and
-    feedback/<student>/<assignment>/feedback.html + feedback.md, each written atomically."""
+    <feedback_root>/<student>/<assignment>/feedback.html + feedback.md (the class run's
+    feedback_root: course.grader_feedback_dir()), each written atomically."""
     student = safe_student_dir(result.student)
     assignment = safe_student_dir(course.assignment)
     auto_dir = Path(autograded_root) / student / assignment

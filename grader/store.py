@@ -147,7 +147,7 @@ def _is_temp(name: str) -> bool:
 def temp_files(course: Course) -> list[Path]:
     """Temporary files that a killed run may have left among the grader's outputs."""
     folders = [course.root, course.root / ".grader"]
-    for top in (course.autograded_dir(), course.root / "feedback"):
+    for top in (course.autograded_dir(), course.grader_feedback_dir()):
         if top.is_dir():
             folders += [p / course.assignment for p in top.iterdir() if p.is_dir()]
     found = []

@@ -248,7 +248,7 @@ def graded(tmp_path_factory):
     grader = Grader(course)
     S.write_submission(course.submitted_dir() / STUDENT / course.assignment, OVERRIDES)
     result = grader.grade(STUDENT)
-    out = report.write_student_outputs(course.autograded_dir(), root / "feedback", result, course)
+    out = report.write_student_outputs(course.autograded_dir(), course.grader_feedback_dir(), result, course)
     return course, result, out.feedback_html
 
 
