@@ -13,7 +13,7 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
 # collect apply it, and ["*.md"] made them move only the README (no notebooks).
 
 # nbgrader export writes here, never over the grader's own grades.csv (python -m grader export).
-c.CsvExportPlugin.to = os.path.join(HERE, "grades_nbgrader.csv")
+c.ExportPlugin.to = os.path.join(HERE, "grades_nbgrader.csv")
 
 # nbgrader zip_collect for Canvas's "Download Submissions" zip, put in
 # downloaded/nn_intro/archive/: Canvas names each file
