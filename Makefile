@@ -52,7 +52,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) submitted autograded/*/ feedback gradebook.db grades.csv grades_lms.csv dist .grader
+	rm -rf $(VENV) submitted autograded/*/ feedback grader_feedback gradebook.db grades.csv grades_lms.csv grades_nbgrader.csv dist .grader
 
 samples: $(STAMP)
 	$(PY) tests/submissions.py samples

@@ -6,8 +6,10 @@ Validates everything first (the students, the executor and its scheduler, the
 isolation, the references), then, holding the course's run lock: sweeps the leftovers
 of a killed run, builds the to-do list (unchanged submissions are skipped unless
 `force`), grades on the chosen executor, and for each result writes results.json and
-the feedback pages and then grader_result.json (last: it marks the student as graded);
-finally brings nbgrader's gradebook and the class CSVs up to date from the result files.
+the feedback pages, the autograded notebooks (as nbgrader's autograde leaves them, with
+our verdicts as the graded cells' outputs) and then grader_result.json (last: it marks
+the student as graded); finally brings nbgrader's gradebook up to date from the result
+files, and writes the class CSVs with the formgrader's manual grades applied.
 
 Crash-safe (see grader.store): a run killed at any moment leaves every student fully
 graded or not at all, and the gradebook and CSVs are rebuilt from the result files at
@@ -22,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import gradebook, report, store
+from . import autograded, gradebook, report, store
 from .course import Course
 from .results import SubmissionResult
 
@@ -110,6 +112,7 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
             stream = executors.grade_local(grader, todo, workers=workers, fingerprints=fingerprints)
         for result in stream:
             report.write_student_outputs(course, result)
+            autograded.write_notebooks(course, result)     # as nbgrader's autograde leaves them
             store.save_result(course, result)   # written last: marks the student as graded
             if progress:
                 progress(1)
@@ -120,11 +123,23 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
                 gradebook.sync(course, results)
             except gradebook.GradebookError as exc:
                 raise AutogradeError(str(exc)) from None
+            results = final_results(course, results)
         report.write_class_csvs(course, results)
     finally:
         lock.__exit__(None, None, None)
     return RunSummary(graded=len(todo), skipped=len(students) - len(todo), seconds=seconds,
                       results=results, isolation=grader.isolation)
+
+
+def final_results(course: Course, results: list[SubmissionResult]) -> list[SubmissionResult]:
+    """`results` with the manual scores, comments and extra credit entered in nbgrader's
+    formgrader (gradebook.db) applied: what every export shows."""
+    try:
+        return gradebook.final_results(course, results)
+    except Exception as exc:   # noqa: BLE001 - a database we cannot read: one line
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AutogradeError(f"could not read the manual grades in {course.gradebook_path().name} "
+                             f"({type(exc).__name__}: {reason})") from None
 
 
 def export(course: Course, *, wait: float = 0.0, roster: dict | None = None,
@@ -137,7 +152,7 @@ def export(course: Course, *, wait: float = 0.0, roster: dict | None = None,
     except store.LockedError as exc:
         raise AutogradeError(str(exc)) from None
     try:
-        results = store.all_results(course, students)
+        results = final_results(course, store.all_results(course, students))
         report.write_grades_csv(course.grades_csv(), results, course)
         report.write_lms_csv(course.lms_csv(), results, course, roster=roster, points_possible=not moodle)
     finally:

@@ -111,7 +111,7 @@ class _Progress:
 @one_line_errors
 def autograde(assignment, students, force, workers, executor, scheduler, no_gradebook, wait,
               unsafe_no_isolation, course):
-    """Grade submitted/<student>/ASSIGNMENT/ into autograded/, feedback/, grades.csv and the gradebook."""
+    """Grade submitted/<student>/ASSIGNMENT/ into autograded/, grader_feedback/, grades.csv and the gradebook."""
     from . import autograde as run, report
     from .sandbox.isolation import DESCRIPTIONS, UNSAFE_ENV
 

@@ -137,12 +137,19 @@ class Course:
         """The full result the grader keeps (grader.store), written last."""
         return self.autograded_student_dir(student) / "grader_result.json"
 
-    def feedback_dir(self) -> Path:
-        return self.root / "feedback"
+    def grader_feedback_dir(self) -> Path:
+        """The grader's own feedback pages, <student>/<assignment>/feedback.{html,md}: not
+        nbgrader's feedback/ (release_feedback would take feedback.html for a notebook,
+        generate_feedback --force deletes what is there)."""
+        return self.root / "grader_feedback"
 
     def feedback_student_dir(self, student: str) -> Path:
-        """feedback/<student>/<assignment>/: the student's feedback pages."""
-        return self.feedback_dir() / folder_name(student) / self.assignment
+        """grader_feedback/<student>/<assignment>/: the student's feedback pages."""
+        return self.grader_feedback_dir() / folder_name(student) / self.assignment
+
+    def nbgrader_feedback_dir(self) -> Path:
+        """nbgrader's feedback/ (generate_feedback writes it, release_feedback reads it)."""
+        return self.root / "feedback"
 
     def state_dir(self) -> Path:
         """.grader/: the run lock and the gradebook marks."""
@@ -176,7 +183,8 @@ class Course:
         """What no student process may read: solutions, submissions, results, feedback,
         the grader's state and the gradebook."""
         return [self.root / "source", self.source_dir(), self.submitted_dir(), self.autograded_dir(),
-                self.feedback_dir(), self.state_dir(), self.gradebook_path()]
+                self.grader_feedback_dir(), self.nbgrader_feedback_dir(), self.state_dir(),
+                self.gradebook_path()]
 
     def students(self) -> list[str]:
         """The ids of every student with a folder in submitted/, sorted."""

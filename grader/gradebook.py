@@ -30,7 +30,8 @@ import sqlite3
 import warnings
 from collections import defaultdict
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import quote
@@ -212,26 +213,30 @@ def ensure_structure(gb, course: Course) -> dict[str, tuple[str, str]]:
 # Submissions
 
 
-def _submission_timestamp(course: Course, result: SubmissionResult) -> datetime:
-    """When the student submitted: submitted/<student>/<assignment>/timestamp.txt as
-    nbgrader writes it; else when the submission was graded; else now (UTC, naive as
-    nbgrader stores it)."""
+def submission_timestamp(folder: Path) -> datetime | None:
+    """nbgrader's rule for a submission's time: <folder>/timestamp.txt (written by
+    `nbgrader collect` / `zip_collect`), parsed as nbgrader parses it; None without one
+    (nbgrader's autograde then stores None, and the formgrader counts a submission as
+    autograded only when the gradebook's time equals the file's, None included). An
+    unreadable file is None too, with a warning."""
     from nbgrader.utils import parse_utc
 
-    path = course.submission_dir(result.student) / TIMESTAMP_FILE
-    candidates = []
+    path = Path(folder) / TIMESTAMP_FILE
     try:
-        candidates.append(path.read_text(encoding="utf-8").strip())
+        text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
-        pass
-    candidates.append(result.graded_at)
-    for text in candidates:
-        if text:
-            try:
-                return parse_utc(text)
-            except (ValueError, OverflowError):
-                log.warning("gradebook: unreadable timestamp %r for %s", text, result.student)
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+        return None
+    if not text:
+        return None
+    try:
+        return parse_utc(text)
+    except (ValueError, OverflowError):
+        log.warning("gradebook: unreadable timestamp %r in %s", text[:80], path)
+        return None
+
+
+def _submission_timestamp(course: Course, result: SubmissionResult) -> datetime | None:
+    return submission_timestamp(course.submitted_dir() / result.student / course.assignment)
 
 
 class _Kept:
@@ -478,3 +483,86 @@ def sync(course: Course, results: list[SubmissionResult]) -> int:
         raise GradebookError(f"could not record the grades in {path.name} ({type(exc).__name__}: {reason}); "
                              "the results are saved in autograded/, run again to record them") from None
     return len(stale)
+
+
+# ---------------------------------------------------------------------------------------
+# What people entered in the formgrader, back out
+
+
+def manual_entries(course: Course, db_url: str | None = None) -> dict[str, dict[tuple[str, str], tuple]]:
+    """student -> {(notebook, function): (manual_score or None, extra_credit or None)} for
+    every graded function's cell on which someone entered a manual score or extra credit
+    in the formgrader. An absent SQLite file, or no such assignment, is {} (nothing is
+    created)."""
+    db_url = db_url or default_db_url(course)
+    path = _sqlite_path(db_url)
+    if path is not None and not path.is_file():
+        return {}
+    from nbgrader.api import Grade, GradeCell, MissingEntry, Notebook, Student, SubmittedAssignment, \
+        SubmittedNotebook
+
+    out: dict[str, dict[tuple[str, str], tuple]] = {}
+    with open_gradebook(db_url, course.course_id) as gb:
+        try:
+            gb.find_assignment(course.assignment)
+        except MissingEntry:
+            return {}
+        rows = (gb.db.query(Student.id, Notebook.name, GradeCell.name, Grade.manual_score, Grade.extra_credit)
+                .select_from(Grade)
+                .join(GradeCell, Grade.cell_id == GradeCell.id)
+                .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+                .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+                .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                .join(Student, SubmittedAssignment.student_id == Student.id)
+                .filter((Grade.manual_score.isnot(None)) | (Grade.extra_credit.isnot(None)))
+                .all())
+        for student, notebook, cell, manual, extra in rows:
+            out.setdefault(student, {})[(notebook, cell)] = (manual, extra)
+    return out
+
+
+def with_manual_grades(result: SubmissionResult, entries: dict[tuple[str, str], tuple],
+                       course: Course) -> SubmissionResult:
+    """A copy of `result` whose notebook scores and total are nbgrader's for the cells
+    people graded: a function's score is the manual score if one was entered (else ours),
+    plus any extra credit, as nbgrader's Grade.score counts it. The checks are unchanged;
+    each adjusted function gets a problem line saying what was entered, so every page
+    that shows the result says why the score differs from the checks."""
+    if not entries:
+        return result
+    notebooks = []
+    for nb in result.notebooks:
+        changed = False
+        score = 0.0
+        notes = []
+        by_function: dict[str, float] = defaultdict(float)
+        for check in nb.checks:
+            by_function[check.function] += float(check.score)
+        try:
+            functions = [f.name for f in course.notebook(nb.notebook).functions]
+        except KeyError:
+            functions = list(by_function)
+        for fn in functions:
+            auto = by_function.get(fn, 0.0)
+            manual, extra = entries.get((nb.notebook, fn), (None, None))
+            value = (float(manual) if manual is not None else auto) + float(extra or 0.0)
+            if manual is not None or extra:
+                changed = True
+                what = []
+                if manual is not None:
+                    what.append(f"manual score {float(manual):g} (checks gave {auto:g})")
+                if extra:
+                    what.append(f"extra credit {float(extra):g}")
+                notes.append(f"{fn}: {' and '.join(what)}, entered in the formgrader")
+            score += value
+        if changed:
+            nb = replace(nb, score=round(score, 6), problems=[*nb.problems, *notes])
+        notebooks.append(nb)
+    total = round(sum(nb.score for nb in notebooks), 6)
+    return replace(result, notebooks=notebooks, score=total)
+
+
+def final_results(course: Course, results: list[SubmissionResult], db_url: str | None = None) -> list[SubmissionResult]:
+    """`results` with what people entered in the formgrader applied (see with_manual_grades)."""
+    entries = manual_entries(course, db_url)
+    return [with_manual_grades(r, entries.get(r.student, {}), course) for r in results]

@@ -120,7 +120,7 @@ def all_results(course: Course, students: list[str]) -> list[SubmissionResult]:
 def temp_files(course: Course) -> list[Path]:
     """Temporary files that a killed run may have left among the grader's outputs."""
     folders = [course.root, course.state_dir()]
-    for top in (course.autograded_dir(), course.feedback_dir()):
+    for top in (course.autograded_dir(), course.grader_feedback_dir()):
         if top.is_dir():
             folders += [p / course.assignment for p in top.iterdir() if p.is_dir()]
     found = []

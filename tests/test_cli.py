@@ -210,7 +210,7 @@ def test_autograde_skips_unchanged_regrades_changed_and_records_once(course_root
     for student in totals:
         data = json.loads((root / "autograded" / student / ASSIGNMENT / "results.json").read_text())
         assert data["score"] == totals[student]
-        assert (root / "feedback" / student / ASSIGNMENT / "feedback.html").is_file()
+        assert (root / "grader_feedback" / student / ASSIGNMENT / "feedback.html").is_file()
     assert gradebook_submissions(course) == {s: [t] for s, t in totals.items()}
 
     assert counts(run("autograde", ASSIGNMENT, cwd=root)) == (0, 3)

@@ -180,7 +180,8 @@ def test_record_twice_then_nbgrader_export(course_dir):
     from nbgrader.api import Gradebook
     with Gradebook(gradebook.default_db_url(course), course_id=course.course_id) as gb:
         assert str(gb.find_submission(course.assignment, "bob").timestamp) == "2026-01-31 23:59:00"
-        assert str(gb.find_submission(course.assignment, "alice").timestamp) == "2026-02-02 10:00:00"
+        # no timestamp.txt: None, as nbgrader's autograde stores it (not the grading time)
+        assert gb.find_submission(course.assignment, "alice").timestamp is None
 
     ours = report.write_grades_csv(root / "grades.csv", second, course)
     with open(ours, newline="", encoding="utf-8") as fh:
@@ -288,3 +289,42 @@ def test_source_cells_as_nbgrader_saves_them(tmp_path):
         assert src["double"].source == by_id["double"].source
         assert src["double"].checksum == compute_checksum(by_id["double"])
         assert "python3" in nb.kernelspec
+
+
+def test_submission_timestamp_is_nbgraders_rule(tmp_path):
+    assert gradebook.submission_timestamp(tmp_path) is None
+    (tmp_path / "timestamp.txt").write_text("2026-01-31 23:59:00.000000 UTC\n")
+    assert str(gradebook.submission_timestamp(tmp_path)) == "2026-01-31 23:59:00"
+    (tmp_path / "timestamp.txt").write_text("not a time")
+    assert gradebook.submission_timestamp(tmp_path) is None
+
+
+@pytest.mark.nbgrader
+def test_manual_grades_and_extra_credit_are_read_back_and_applied(course_dir):
+    from nbgrader.api import Gradebook
+
+    root, course = course_dir
+    results = make_results(course, 1)
+    gradebook.record(course, results)
+    nb = course.notebooks[0]
+    fn_a, fn_b = nb.functions[0], nb.functions[-1]
+    student = results[0].student
+    with Gradebook(gradebook.default_db_url(course), course_id=course.course_id) as gb:
+        gb.find_grade(fn_a.name, nb.name, course.assignment, student).manual_score = 0.25
+        gb.find_grade(fn_b.name, nb.name, course.assignment, student).extra_credit = 2.0
+        gb.db.commit()
+    entries = gradebook.manual_entries(course)
+    assert entries == {student: {(nb.name, fn_a.name): (0.25, None), (nb.name, fn_b.name): (None, 2.0)}}
+    final = gradebook.final_results(course, results)
+    mine = results[0].notebook(nb.name)
+    auto_a = sum(c.score for c in mine.checks if c.function == fn_a.name)
+    adjusted = final[0].notebook(nb.name)
+    assert adjusted.score == pytest.approx(mine.score - auto_a + 0.25 + 2.0)
+    assert final[0].score == pytest.approx(results[0].score - auto_a + 0.25 + 2.0)
+    assert any("manual score 0.25" in p for p in adjusted.problems)
+    assert any("extra credit 2" in p for p in adjusted.problems)
+    assert results[0].notebook(nb.name).score == mine.score          # the input is not changed
+    assert [r.score for r in final[1:]] == [r.score for r in results[1:]]
+    with Gradebook(gradebook.default_db_url(course), course_id=course.course_id) as gb:
+        assert gb.find_submission(course.assignment, student).score == pytest.approx(final[0].score)
+    assert gradebook.manual_entries(course, db_url=f"sqlite:///{root / 'absent.db'}") == {}

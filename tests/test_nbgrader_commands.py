@@ -95,3 +95,64 @@ def test_nbgrader_autograde_agrees_with_our_grader(course_copy, course):
     assert not {v for v in visible_failures if v[0] == "key"}
     assert {v for v in visible_failures if v[0] == "blank"} == \
         {("blank", nb.name, fn.name) for nb in course.notebooks for fn in nb.functions}
+
+
+def test_nbgrader_validate_tells_the_truth(course_copy, course):
+    """`nbgrader validate` (what the Lab Validate button runs): the untouched release fails
+    with the visible tests' messages, a notebook with one wrong function fails on that
+    function's visible assert, and the solution passes."""
+    folder = course_copy / "try"
+    S.write_submission(folder / "key", {}, root=course_copy)
+    S.write_submission(folder / "blank", None, blank=True, root=course_copy)
+    S.write_submission(folder / "slip", {"02_xor_network": {"compute_loss": S.BUGS["compute_loss_mean"][2]}},
+                       root=course_copy)
+    names = [nb.filename for nb in course.notebooks]
+    blank = nbgrader(course_copy, "validate", *(str(folder / "blank" / n) for n in names)).stdout
+    assert blank.count("VALIDATION FAILED ON") == len(names)
+    for nb in course.notebooks:
+        assert f"VALIDATION FAILED ON {len(nb.functions)} CELL(S)" in blank
+    assert "NotImplementedError: Replace this line with your code." in blank
+    assert "Success!" not in blank
+    slip = nbgrader(course_copy, "validate", str(folder / "slip" / "02_xor_network.ipynb")).stdout
+    # compute_loss's visible assert with its own message (train, which uses it, fails too)
+    assert "VALIDATION FAILED ON" in slip and "AssertionError: expected 0.25, got" in slip
+    assert "Success!" not in slip
+    key = nbgrader(course_copy, "validate", *(str(folder / "key" / n) for n in names)).stdout
+    assert key.count("Success! Your notebook passes all the tests.") == len(names), key[-2000:]
+
+
+def test_zip_collect_takes_canvas_downloads_with_the_shipped_config(course_copy, course):
+    """Canvas's "Download Submissions" zip, as it names files (a late one, a re-upload with
+    -1), in downloaded/<assignment>/archive/: zip_collect puts each student's notebooks in
+    submitted/<canvas user id>/<assignment>/ under the released names."""
+    import zipfile
+
+    work = course_copy / "work"
+    S.write_submission(work / "ada", {}, root=course_copy)
+    S.write_submission(work / "bob", {"03_activations": {"relu": S.BUGS["relu_abs"][2]}}, root=course_copy)
+    archive = course_copy / "downloaded" / course.assignment / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as zf:
+        for nb in course.notebooks:
+            zf.write(work / "ada" / nb.filename, f"lovelaceada_1001_5001_{nb.filename}")
+            stem = nb.filename[:-len(".ipynb")]
+            zf.write(work / "bob" / nb.filename, f"smithbob_late_1002_5002_{stem}-1.ipynb")
+        zf.writestr("lovelaceada_1001_5001_notes.txt", "not a notebook")
+    proc = nbgrader(course_copy, "zip_collect", course.assignment)
+    assert "Regular expression not provided" not in proc.stderr
+    for student, source in (("1001", "ada"), ("1002", "bob")):
+        got = course_copy / "submitted" / student / course.assignment
+        assert sorted(p.name for p in got.glob("*.ipynb")) == sorted(nb.filename for nb in course.notebooks)
+        for nb in course.notebooks:
+            assert (got / nb.filename).read_bytes() == (work / source / nb.filename).read_bytes()
+    ignored = subprocess.run(["git", "check-ignore", "-q", "downloaded/nn_intro/archive/submissions.zip"],
+                             cwd=S.ROOT)
+    assert ignored.returncode == 0, "downloaded/ must be git-ignored"
+
+
+def test_no_warnings_from_our_config(course_copy):
+    """nbgrader prints no warning caused by nbgrader_config.py (the root is absolute, from
+    the file's folder; tests/test_exchange_cycle.py checks every command of the cycle)."""
+    proc = nbgrader(course_copy, "db", "student", "list")
+    assert "WARNING" not in proc.stderr, proc.stderr
+    assert (course_copy / "gradebook.db").exists()

@@ -339,8 +339,8 @@ def test_write_student_outputs(results, course, tmp_path):
     obrien = next(r for r in results if r.student == "o'brien")
     paths = report.write_student_outputs(course, obrien)
     assert paths.results_json == course.root / "autograded" / "o'brien" / "hw1" / "results.json"
-    assert paths.feedback_html == course.root / "feedback" / "o'brien" / "hw1" / "feedback.html"
-    assert paths.feedback_md == course.root / "feedback" / "o'brien" / "hw1" / "feedback.md"
+    assert paths.feedback_html == course.root / "grader_feedback" / "o'brien" / "hw1" / "feedback.html"
+    assert paths.feedback_md == course.root / "grader_feedback" / "o'brien" / "hw1" / "feedback.md"
     assert json.loads(paths.results_json.read_text())["score"] == 2.0
     assert html.escape("o'brien") in paths.feedback_html.read_text()
     assert sorted(p.name for p in paths.feedback_md.parent.iterdir()) == ["feedback.html", "feedback.md"]

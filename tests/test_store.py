@@ -145,7 +145,7 @@ def check_each_student_whole(course) -> int:
         assert result is not None, f"{path} is not a whole result"
         data = json.loads((path.parent / "results.json").read_text(encoding="utf-8"))
         assert data["score"] == pytest.approx(result.score, abs=1e-4)
-        fb = course.root / "feedback" / student / ASSIGNMENT
+        fb = course.grader_feedback_dir() / student / ASSIGNMENT
         assert (fb / "feedback.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
         assert (fb / "feedback.md").read_text(encoding="utf-8").startswith("# Feedback")
         n += 1
