@@ -128,8 +128,8 @@ def test_run_autograder_grades_a_submission_like_gradescope(bundle, tmp_path, ca
     elif case == "bug_at_the_top":
         assert data["score"] == 32.0
         failed = [t for t in tests.values() if t["status"] == "failed"]
-        assert [t["name"].split(" - ")[0] for t in failed] == ["03_activations: relu"]
-        assert failed[0]["score"] == 0 and "the value differs" in failed[0]["output"]
+        assert {t["name"].split(" - ")[0] for t in failed} == {"03_activations: relu"}   # relu has two checks
+        assert all(t["score"] == 0 for t in failed) and any("the value differs" in t["output"] for t in failed)
     else:
         assert data["score"] == 0
         assert "none of the assignment's notebooks were found" in data["output"]
