@@ -194,6 +194,11 @@ def predict(X, params):
 def tanh(z):
     return 2.0 / (1.0 + np.exp(-2.0 * np.asarray(z, dtype=float))) - 1.0
 """),
+    "tanh_rounded_input": ("03_activations", "tanh", """
+def tanh(z):
+    z = np.round(z, 5)
+    return (np.exp(2 * z) - 1.0) / (np.exp(2 * z) + 1.0)
+"""),
     "relu_scalar_only": ("03_activations", "relu", """
 def relu(z):
     return max(0.0, z)
@@ -247,8 +252,9 @@ EXPECT: dict[str, tuple[float, str]] = {
     "compute_loss_mean": (1.0, "Likely cause: the mean over all entries is taken instead of the sum"),
     "xor_predict_bool_strict": (1.0, "expected an integer array, got dtype bool"),
     "tanh_warns": (0.25, "numpy warned during the call (RuntimeWarning: overflow"),
+    "tanh_rounded_input": (0.75, "case 'a rank-1 array':"),
     "relu_scalar_only": (0.75, "cases 'a rank-1 array', 'a rank-2 array', 'a rank-3 array': relu raised ValueError"),
-    "relu_array_only": (0.25, "'a positive Python float', 'a negative Python float'"),
+    "relu_array_only": (0.25, "cases 'a positive Python float', 'exactly zero': relu raised AttributeError"),
     "relu_zeros_for_arrays": (1.0, "values differ"),
     "relu_vectorize_int": (1.0, "expected float64 values, got dtype int64, and"),
     "leaky_relu_maximum": (0.5, "Likely cause: np.maximum(z, alpha * z) is leaky ReLU only for alpha <= 1"),

@@ -77,3 +77,43 @@ def test_identical_is_bitwise():
     a = np.array([1.0, 2.0])
     assert identical({"a": a, "b": 0.5}, {"a": a.copy(), "b": 0.5})
     assert not identical({"a": a + 1e-16 * 0 + np.array([0, 1e-12])}, {"a": a})
+
+
+def test_float64_is_demanded_where_the_expected_value_is_float_and_the_dtype_is_named():
+    expected = np.array([0.0, 1.0, 1.0])
+    r = compare(np.array([0, 1, 1]), expected, TOL)
+    assert not r.ok and "expected float64 values, got dtype int64 (the values are right" in r.message
+    assert "got dtype bool" in compare(np.array([False, True, True]), expected, TOL).message
+    assert "got dtype float32" in compare(expected.astype(np.float32), expected, TOL).message
+    assert compare(0.5, np.float64(0.5), TOL).ok and not compare(1, np.float64(1.0), TOL).ok
+    assert compare(np.array([1, 0]), np.array([1, 0]), TOL).ok          # an integer reference: any numbers
+
+
+def test_an_object_array_is_named_as_such():
+    r = compare(Unsupported("ndarray[|O]"), np.zeros(3), TOL)
+    assert not r.ok and "an array of dtype object" in r.message
+
+
+def test_integer_truncation_is_named():
+    expected = np.array([0.5, 1.7, -2.2, 3.0])
+    r = compare(np.trunc(expected).astype(int), expected, TOL)
+    assert "got dtype int64, and 3 of 4 values differ" in r.message and "truncated to integers" in r.message
+
+
+def test_dtype_and_values_are_both_reported():
+    r = compare(np.array([False, False]), np.array([1, 1]), TOL, integer=True,
+                hints=[("uses > instead of >=", lambda e: np.zeros_like(e))])
+    assert "expected an integer array, got dtype bool, and 2 of 2 values differ" in r.message
+    assert "Likely cause: uses > instead of >=" in r.message
+
+
+def test_a_cause_is_named_only_if_it_explains_every_case_it_was_tried_on():
+    from grader.compare import consistent
+    hint = ("the mean over samples", lambda e, n=4: e / n)
+    one = compare(np.float64(0.25), np.float64(1.0), TOL, hints=[hint])          # explained
+    other = compare(np.float64(0.5), np.float64(1.0), TOL, hints=[hint])         # not explained
+    assert ("the mean over samples", "the mean over samples") in one.causes
+    assert not any(key == "the mean over samples" for key, _ in consistent([one, other]))
+    assert any(key == "the mean over samples" for key, _ in consistent([one, one]))
+    passing = compare(np.float64(1.0), np.float64(1.0), TOL, hints=[hint])       # offered, passed
+    assert not any(key == "the mean over samples" for key, _ in consistent([one, passing]))

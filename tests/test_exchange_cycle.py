@@ -279,7 +279,7 @@ def test_autograded_notebooks_are_where_nbgrader_puts_them_with_our_verdicts(cyc
     cell = next(c for c in bob.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "compute_loss")
     text = cell.outputs[0]["text"]
     assert text.startswith("compute_loss: 0 / 1 points") and "FAIL" in text
-    assert "Likely cause: the mean is taken instead of the sum" in text
+    assert "Likely cause: the mean over all entries is taken instead of the sum" in text
     assert cell.outputs[1]["data"]["text/plain"] == "0"
 
 
@@ -315,7 +315,7 @@ def test_every_submission_page_opens_with_the_verdict(cycle):
         assert status == 200, (student, name, page[:300])
         assert f"{cycle.course.notebook(name).functions[0].name}: " in _text(page)
     page = _text(cycle.pages[("02_xor_network", "bob")][1])
-    assert "compute_loss: 0 / 1 points" in page and "the mean is taken instead of the sum" in page
+    assert "compute_loss: 0 / 1 points" in page and "the mean over all entries is taken instead of the sum" in page
 
 
 def test_the_validate_button_tells_the_truth(cycle):
@@ -359,7 +359,7 @@ def test_feedback_reaches_students_one_page_per_notebook(cycle):
         assert sorted(cycle.feedback[student]) == sorted(NOTEBOOKS), student
         pages[student] = {name: _text(p.read_text()) for name, p in cycle.feedback[student].items()}
     bob = pages["bob"]["02_xor_network"]
-    assert "compute_loss: 0 / 1 points" in bob and "Likely cause: the mean is taken instead of the sum" in bob
+    assert "compute_loss: 0 / 1 points" in bob and "Likely cause: the mean over all entries is taken instead of the sum" in bob
     assert COMMENT in bob                                # the formgrader's comment reaches the student
     for name in NOTEBOOKS:
         for fn in cycle.course.notebook(name).functions:
@@ -377,7 +377,7 @@ def test_our_feedback_pages_and_nbgraders_do_not_touch_each_other(cycle):
 
 
 def test_no_hidden_values_in_what_students_get(cycle):
-    from test_feedback_browser import hidden_values, leaks
+    from test_report_browser import hidden_values, leaks
 
     values = hidden_values(cycle.course, "bob")
     assert values
@@ -397,7 +397,7 @@ def test_no_nbgrader_command_warned_because_of_our_config(cycle):
 
 def test_the_formgrader_submission_view_in_a_browser(cycle, tmp_path):
     """The page an instructor opens from the formgrader, rendered by headless Chromium."""
-    from test_feedback_browser import Chromium, Page, find_browser
+    from test_report_browser import Chromium, Page, find_browser
 
     binary = find_browser()
     if binary is None:
@@ -411,5 +411,5 @@ def test_the_formgrader_submission_view_in_a_browser(cycle, tmp_path):
     finally:
         browser.close()
     assert "compute_loss: 0 / 1 points" in text
-    assert "Likely cause: the mean is taken instead of the sum" in text
+    assert "Likely cause: the mean over all entries is taken instead of the sum" in text
     assert "02_xor_network" in text and "Submission" in text      # students are anonymous there
