@@ -220,7 +220,11 @@ def write_notebooks(course: Course, result: SubmissionResult, submitted_folder: 
         submitted, why = _read_or_none(folder / spec.filename)
         nb_result = result.notebook(spec.name) or NotebookResult(spec.name, 0.0, spec.points)
         extra = [why] if why and why not in nb_result.problems else []
-        nb = autograded_notebook(spec, source, release, submitted, nb_result, extra)
+        try:
+            nb = autograded_notebook(spec, source, release, submitted, nb_result, extra)
+        except Exception as exc:  # noqa: BLE001 - an odd submission must not stop the class run
+            why = f"the submitted notebook could not be shown here ({type(exc).__name__}); this is the release"
+            nb = autograded_notebook(spec, source, release, None, nb_result, [*extra, why])
         path = notebook_path(course, result.student, spec)
         files.write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
         written.append(path)

@@ -112,3 +112,22 @@ def test_write_notebooks_and_nbgraders_files(course_copy, course, tmp_path):
     (folder / "timestamp.txt").unlink()
     autograded.write_notebooks(c, result)
     assert not (out / "timestamp.txt").exists()                         # no stale time left behind
+
+
+def test_an_unshowable_submission_falls_back_to_the_release(course_copy, monkeypatch):
+    from grader import course as course_mod
+
+    c = course_mod.load(course_copy)
+    S.write_submission(c.submitted_dir() / "odd" / "nn_intro", {}, root=course_copy)
+    real = autograded.sanitized_cells
+
+    def fragile(source, release, submitted):
+        if submitted is not None:
+            raise ValueError("odd")
+        return real(source, release, submitted)
+
+    monkeypatch.setattr(autograded, "sanitized_cells", fragile)
+    result = SubmissionResult("odd", "nn_intro", 0.0, c.points,
+                              [result_for(c, name=nb.name, failing=()) for nb in c.notebooks])
+    for path in autograded.write_notebooks(c, result):
+        assert "could not be shown here (ValueError)" in path.read_text()
