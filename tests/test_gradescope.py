@@ -162,7 +162,7 @@ def test_make_gradescope_calls_the_bundle_command():
 def test_the_gradescope_user_id_seeds_the_probes(tmp_path):
     """Gradescope's submission_metadata.json names the student, so students get different probe
     variants there too; without usable metadata every submission grades as 'submission'."""
-    from grader.cli import GRADESCOPE_STUDENT, gradescope_student
+    from grader.gradescope import GRADESCOPE_STUDENT, gradescope_student
 
     submission = tmp_path / "submission"
     submission.mkdir()

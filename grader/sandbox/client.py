@@ -219,7 +219,8 @@ class Sandbox:
             find_openblas_setter()
             if self.isolation == "namespaces" and zygote.current() is None:
                 zygote.start_zygote()       # exec'd: clean whenever it is started
-            _check_address_space(limits)
+            if self.isolation != "namespaces":    # there the zygote is a fresh exec
+                _check_address_space(limits)
             self._spawn()
         except BaseException:
             self.close()
