@@ -54,7 +54,7 @@ class Runner(Protocol):
 
 _STOPPED = '''
 def {name}(*args, **kwargs):
-    raise TimeoutError("{name} did not finish within {seconds:g} s in an earlier check, so it is not run again")
+    raise TimeoutError("{name} did not finish within {seconds:.3g} s in an earlier check, so it is not run again")
 '''
 
 
