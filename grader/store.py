@@ -47,6 +47,21 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
+_PID_WIDTH = 12
+
+
+def _holder(fd: int) -> str:
+    """The pid the lock's holder wrote. It writes it right after taking the lock, so a
+    file still empty (a lock file just created) is read again until the pid is there,
+    for up to 2 s; '?' if it never comes."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        text = os.pread(fd, 64, 0).decode(errors="replace").strip()
+        if text or time.monotonic() >= deadline:
+            return text or "?"
+        time.sleep(0.01)
+
+
 class LockedError(Exception):
     """Another grading run holds the course lock."""
 
@@ -72,14 +87,14 @@ class RunLock:
                     os.close(fd)
                     raise
                 if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    holder = _holder(fd)
                     os.close(fd)
                     waited = f" after waiting {self.wait:g} s" if self.wait > 0 else ""
                     raise LockedError(f"another grading run (pid {holder}) is working on this course{waited}; "
                                       "wait for it or use --wait SECONDS") from None
                 time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        # fixed width, written in one pwrite: a reader never sees a mix of two pids
+        os.pwrite(fd, f"{os.getpid():>{_PID_WIDTH}}".encode(), 0)
         self._fd = fd
         _HELD_LOCKS.add(fd)
         return self
