@@ -21,6 +21,7 @@ broken submission is never one (it is a verdict in that student's results).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -46,6 +47,19 @@ class RunSummary:
     @property
     def per_submission(self) -> float:
         return self.seconds / self.graded if self.graded else 0.0
+
+
+@contextmanager
+def _course_lock(course: Course, wait: float):
+    """The course's run lock (store.RunLock), a refusal as an AutogradeError."""
+    try:
+        lock = store.RunLock(course, wait=wait).__enter__()
+    except store.LockedError as exc:
+        raise AutogradeError(str(exc)) from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def select_students(course: Course, wanted: list[str] | tuple[str, ...] | None = None) -> list[str]:
@@ -93,11 +107,7 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
         raise AutogradeError(str(exc)) from None
     except references.ReferencesError as exc:
         raise AutogradeError(str(exc)) from None
-    try:
-        lock = store.RunLock(course, wait=wait).__enter__()
-    except store.LockedError as exc:
-        raise AutogradeError(str(exc)) from None
-    try:
+    with _course_lock(course, wait):
         store.sweep_temp_files(course)          # leftovers of a killed run
         fingerprints = {s: grader.submission_fingerprint(s) for s in students}
         todo = [s for s in students if force or not store.is_graded(course, s, fingerprints[s])]
@@ -125,8 +135,6 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
                 raise AutogradeError(str(exc)) from None
             results = final_results(course, results)
         report.write_class_csvs(course, results)
-    finally:
-        lock.__exit__(None, None, None)
     return RunSummary(graded=len(todo), skipped=len(students) - len(todo), seconds=seconds,
                       results=results, isolation=grader.isolation)
 
@@ -147,14 +155,8 @@ def export(course: Course, *, wait: float = 0.0, roster: dict | None = None,
     """Rewrite grades.csv and grades_lms.csv from the result files (under the run lock);
     returns the results exported."""
     students = select_students(course)
-    try:
-        lock = store.RunLock(course, wait=wait).__enter__()
-    except store.LockedError as exc:
-        raise AutogradeError(str(exc)) from None
-    try:
+    with _course_lock(course, wait):
         results = final_results(course, store.all_results(course, students))
         report.write_grades_csv(course.grades_csv(), results, course)
         report.write_lms_csv(course.lms_csv(), results, course, roster=roster, points_possible=not moodle)
-    finally:
-        lock.__exit__(None, None, None)
     return results

@@ -86,7 +86,7 @@ class _Timeout(BaseException):
 
 
 def _kernel_frame(frame) -> bool:
-    """Student code in a Jupyter kernel: ipykernel names cells /tmp/ipykernel_<pid>/<n>.py,
+    """Student code in a Jupyter kernel: ipykernel names cells <temp dir>/ipykernel_<pid>/<n>.py,
     older kernels <ipython-input-...>."""
     name = str(frame.filename)
     return name.startswith("<") or "ipykernel_" in name
