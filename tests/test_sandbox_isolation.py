@@ -86,24 +86,30 @@ CONTAINER = [sys.executable, str(REPO / "tests" / "container.py")]
 
 def _as_user(cmd: list[str], uid: int, gid: int, container: bool = False) -> list[str]:
     """cmd run as uid/gid (in a container without namespaces, if asked).  If this machine's
-    Python lives under a folder that user cannot pass (a pyenv under /root, mode 700), a
-    private mount namespace shows that user the Python alone there, as any machine where
-    instructors run their own Python would."""
+    Python or the venv lives under a folder that user cannot pass (a pyenv under /root, a
+    clone under `mktemp -d`, mode 700), a private mount namespace shows that user the
+    Python and the venv alone there, as any machine where instructors run their own
+    Python would."""
     if container:
         prefix = [*CONTAINER, "--user", f"{uid}:{gid}", "--"]
     else:
         prefix = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
-    blocked = None
-    for parent in reversed(Path(sys.base_prefix).parents):
-        if parent != Path("/") and not os.stat(parent).st_mode & 0o001:
-            blocked = parent
-            break
-    if blocked is None:
+    shown: dict[Path, list[str]] = {}   # a folder the user cannot pass -> its entries to show
+    for needed in (Path(sys.base_prefix), Path(sys.prefix), REPO / "tests", REPO / "grader"):  # container.py needs both
+        for parent in reversed(needed.parents):
+            if parent != Path("/") and not os.stat(parent).st_mode & 0o001:
+                child = needed.relative_to(parent).parts[0]
+                if child not in shown.setdefault(parent, []):
+                    shown[parent].append(child)
+                break
+    if not shown:
         return prefix + cmd
-    child = Path(sys.base_prefix).relative_to(blocked).parts[0]
-    script = (f'd=$(mktemp -d) && chmod 755 "$d" && mkdir "$d/{child}" && '
-              f'mount --rbind "{blocked}/{child}" "$d/{child}" && mount --rbind "$d" "{blocked}" '
-              f'&& exec "$@"')
+    steps = []
+    for blocked, children in shown.items():
+        steps.append('d=$(mktemp -d) && chmod 755 "$d"')
+        steps += [f'mkdir "$d/{c}" && mount --rbind "{blocked}/{c}" "$d/{c}"' for c in children]
+        steps.append(f'mount --rbind "$d" "{blocked}"')
+    script = " && ".join(steps) + ' && exec "$@"'
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *prefix, *cmd]
 
 
