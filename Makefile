@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 
 release: $(STAMP)
 	$(PY) -m grader release nn_intro
-	$(PY) tests/submissions.py samples
+	$(PY) -m grader samples
 
 references: $(STAMP)
 	$(PY) -m grader references
@@ -55,4 +55,4 @@ clean:
 	rm -rf $(VENV) submitted autograded/*/ feedback grader_feedback gradebook.db grades.csv grades_lms.csv grades_nbgrader.csv dist .grader
 
 samples: $(STAMP)
-	$(PY) tests/submissions.py samples
+	$(PY) -m grader samples

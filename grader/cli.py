@@ -32,9 +32,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .gradescope import GradescopeError
     from .nbgrader_commands import NbgraderError
     from .references import ReferencesError
+    from .samples import SamplesError
     from .sandbox import IsolationUnavailable
     return (CourseError, AutogradeError, GradebookError, GradescopeError, NbgraderError, ReferencesError,
-            IsolationUnavailable)
+            SamplesError, IsolationUnavailable)
 
 
 def one_line_errors(command):
@@ -162,6 +163,17 @@ def release(assignment, course):
 
     check_assignment(course, assignment)
     click.echo(f"released {generate(course).relative_to(course.root)}")
+
+
+@cli.command()
+@course_option
+@one_line_errors
+def samples(course):
+    """Rebuild samples/ (the sample class that `make demo` grades) from today's release/."""
+    from .samples import write_samples
+
+    written = write_samples(course.samples_dir(), root=course.root)
+    click.echo(f"wrote {course.samples_dir().relative_to(course.root)}/ ({len(written)} students)")
 
 
 @cli.command()

@@ -8,7 +8,7 @@ The tests tell the attacks where to aim through NN_INTRO_ATTACK_* variables (the
 passes NN_INTRO_* through as test hooks): that makes them stronger, not weaker."""
 from __future__ import annotations
 
-import submissions as S
+from grader import samples as S
 
 PRELUDE = '''
 import os, sys, glob, json, socket, signal, subprocess, time, ctypes

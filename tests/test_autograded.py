@@ -6,7 +6,7 @@ import os
 import nbformat
 import pytest
 
-import submissions as S
+from grader import samples as S
 from conftest import ROOT
 from grader import autograded
 from grader.results import CheckResult, NotebookResult, SubmissionResult

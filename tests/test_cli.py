@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import submissions as S
+from grader import samples as S
 from conftest import copy_course, gradebook_submissions, holds_open
 from grader import cli as cli_mod
 from grader import course as course_mod

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-import submissions as S
+from grader import samples as S
 from conftest import copy_course
 from grader import course as course_mod
 from grader.nbgrader_commands import nbgrader_env

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import submissions as S
+from grader import samples as S
 from conftest import copy_course, marked, new_token
 from grader import course as course_mod
 from grader import store

@@ -1,9 +1,9 @@
 """Fair grades (issue 11): one mistake costs once whatever its form, the same points under
 every student id, checks that demand what the contract says, feedback that names the
-mistake. Real submissions graded in the sandbox; the bank is tests/submissions.py."""
+mistake. Real submissions graded in the sandbox; the bank is grader/samples.py."""
 import pytest
 
-import submissions as S
+from grader import samples as S
 from grader import course as course_mod
 from grader.grading import Grader
 

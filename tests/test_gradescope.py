@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import submissions as S
+from grader import samples as S
 from conftest import ROOT
 from grader import references, report
 

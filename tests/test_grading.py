@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import submissions as S
+from grader import samples as S
 from conftest import marked, new_token
 from grader import course as course_mod
 from grader import report

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-import submissions as S
+from grader import samples as S
 from grader.nbgrader_commands import nbgrader_env
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]

@@ -2,7 +2,7 @@
 run, in which order, and what is reported about the read-only cells. No sandbox here."""
 import pytest
 
-import submissions as S
+from grader import samples as S
 from conftest import ROOT
 from grader.notebook import CourseNotebook, prepare, read
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import submissions as S
+from grader import samples as S
 from conftest import copy_course
 from grader import checks, probes, references, report
 from grader import course as course_mod

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-import submissions as S
+from grader import samples as S
 from conftest import copy_course, gradebook_submissions, holds_open, marked, new_token, set_limits
 from grader import course as course_mod
 from grader import gradebook, store

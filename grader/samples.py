@@ -1,17 +1,20 @@
-"""Synthetic submissions for the tests, the sample submissions and the benchmark.
+"""The sample class (samples/, what `make demo` grades) and the banks of planted bugs,
+fair alternatives and hostile payloads that the tests and the benchmark build submissions from.
 
 A submission is built from the release notebooks (what a student starts from) with the
 answer cells filled in: with the solution key's code, left blank, or with a planted bug
-or a hostile payload from the banks below.
+or a hostile payload from the banks below. `root` is the course folder (source/ and
+release/); it defaults to the checkout this package lies in.
 """
 from __future__ import annotations
 
 import copy
 import json
 import re
+import shutil
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent     # the checkout: source/, release/
 ASSIGNMENT = "nn_intro"
 NOTEBOOKS = ("01_perceptron", "02_xor_network", "03_activations")
 
@@ -587,8 +590,20 @@ SAMPLES = {
 }
 
 
-def write_samples(dest: Path, root: Path = ROOT) -> None:
-    """Write the sample class into dest/<student>/nn_intro/ (what `make samples` commits)."""
+class SamplesError(RuntimeError):
+    """The sample class cannot be built here (one line: why)."""
+
+
+def write_samples(dest: Path, root: Path = ROOT) -> list[str]:
+    """Write the sample class into dest/<student>/nn_intro/ (what `make samples` commits),
+    replacing what was there; returns the students written. Raises SamplesError when the
+    release or the source notebooks they are built from are missing."""
+    for kind in ("release", "source"):
+        for name in NOTEBOOKS:
+            if not (root / kind / ASSIGNMENT / f"{name}.ipynb").is_file():
+                raise SamplesError(f"{kind}/{ASSIGNMENT}/{name}.ipynb is missing: the samples are built "
+                                   f"from it (run `python -m grader release {ASSIGNMENT}` first)")
+    shutil.rmtree(dest, ignore_errors=True)
     for student, (about, overrides) in SAMPLES.items():
         folder = dest / student / ASSIGNMENT
         write_submission(folder, overrides or {}, blank=overrides is None, root=root)
@@ -596,12 +611,4 @@ def write_samples(dest: Path, root: Path = ROOT) -> None:
             broken = folder / "02_xor_network.ipynb"
             broken.write_text(broken.read_text()[: 2000], encoding="utf-8")   # cut off mid-file
         (dest / student / "ABOUT.txt").write_text(about + "\n", encoding="utf-8")
-
-
-if __name__ == "__main__":   # python tests/submissions.py samples/
-    import shutil
-    import sys
-
-    target = Path(sys.argv[1])
-    shutil.rmtree(target, ignore_errors=True)
-    write_samples(target)
+    return list(SAMPLES)
