@@ -77,8 +77,16 @@ def fingerprint(path: Path = PATH) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "none"
 
 
+# Two recordings of the same solution agree to this relative error, not bit for bit: numpy's
+# exp and OpenBLAS pick their kernels by CPU (DYNAMIC_ARCH), and a recording made on an AMD
+# EPYC differed from one made on another x86-64 by up to 3.4e-14. The checks' own tolerances
+# (1e-7 and looser) are ten million times wider, so no grade can depend on which CPU recorded.
+SAME_RTOL = 1e-12
+
+
 def differences(a: dict, b: dict) -> list[str]:
-    """Keys whose recorded values differ (bit for bit) between two reference sets."""
+    """Keys whose recorded values differ between two reference sets: another key, type,
+    shape or dtype, or a number further apart than SAME_RTOL (NaN only where NaN)."""
     out = sorted(set(a) ^ set(b))
     for key in sorted(set(a) & set(b)):
         if not _same(a[key], b[key]):
@@ -93,5 +101,13 @@ def _same(x, y) -> bool:
         return isinstance(y, (list, tuple)) and len(x) == len(y) and all(_same(p, q) for p, q in zip(x, y))
     if isinstance(x, (np.ndarray, np.generic)):
         return (isinstance(y, (np.ndarray, np.generic)) and np.shape(x) == np.shape(y)
-                and np.asarray(x).dtype == np.asarray(y).dtype and bool(np.array_equal(x, y, equal_nan=True)))
+                and np.asarray(x).dtype == np.asarray(y).dtype and _close(np.asarray(x), np.asarray(y)))
+    if isinstance(x, float):
+        return type(y) is float and _close(np.asarray(x), np.asarray(y))
     return type(x) is type(y) and x == y
+
+
+def _close(x: np.ndarray, y: np.ndarray) -> bool:
+    if x.dtype.kind not in "fc":
+        return bool(np.array_equal(x, y))
+    return bool(np.allclose(x, y, rtol=SAME_RTOL, atol=0.0, equal_nan=True))

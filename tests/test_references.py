@@ -23,3 +23,19 @@ def test_every_variant_of_every_check_is_recorded(course):
             if not stored[checks.reference_key(spec, v)]:
                 empty.add(spec.name)
     assert empty == {"symmetry", "odd", "gradient_check", "inputs_unchanged"}
+
+
+def test_differences_ignore_cpu_rounding_but_not_a_changed_solution():
+    import numpy as np
+    base = {"k": {"a": np.array([0.25, -1.5, 3.0]), "n": 2.0, "i": np.array([1, 0])}}
+
+    def changed(**kw):
+        return {"k": {**base["k"], **kw}}
+    assert references.differences(base, changed(a=base["k"]["a"] * (1 + 3e-14))) == []
+    assert references.differences(base, changed(n=2.0 * (1 + 3e-14))) == []
+    assert references.differences(base, changed(a=base["k"]["a"] * (1 + 1e-9))) == ["k"]
+    assert references.differences(base, changed(n=2.0 + 1e-9)) == ["k"]
+    assert references.differences(base, changed(a=base["k"]["a"].astype(np.float32))) == ["k"]
+    assert references.differences(base, changed(i=np.array([1, 1]))) == ["k"]
+    assert references.differences(base, changed(n=2)) == ["k"]          # int for float
+    assert references.differences(base, {"j": base["k"]}) == ["j", "k"]
