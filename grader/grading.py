@@ -14,12 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import checks, references
+from . import results as R
 from .course import Course, NotebookSpec
 from .notebook import MAX_NOTEBOOK_BYTES, NotebookUnreadable, prepare, read
-from .results import CheckResult, NotebookResult, SubmissionResult
+from .results import CheckResult, Incident, NotebookResult, SubmissionResult
 from .runners import SandboxRunner
 from .sandbox import IsolationUnavailable, Limits, Sandbox, SandboxError, detect_isolation, hide, \
     settle, start_zygote
+from .sandbox.outcomes import limit_hit, refused
 
 
 NOTHING_SUBMITTED = "no notebooks were submitted"
@@ -82,11 +84,14 @@ class Grader:
             prepared = prepare(self.notebooks[nb.name], read(path))
         except NotebookUnreadable as exc:
             out.problems.append(str(exc))
+            out.incidents.append(Incident(R.MISSING if exc.missing else R.UNREADABLE, path.name, str(exc)))
             out.checks = [_zero(spec, checks.definition(spec).title, str(exc))
                           for fn in nb.functions for spec in fn.checks]
             out.seconds = round(time.perf_counter() - start, 4)
             return out
         out.problems.extend(prepared.problems)
+        out.incidents.extend(Incident(kind, where, text)
+                             for (kind, where), text in zip(prepared.incidents, prepared.problems))
         t_open = time.perf_counter()
         box = Sandbox(self.limits, label=f"{student} {nb.name}")
         t_cells = time.perf_counter()
@@ -94,6 +99,7 @@ class Grader:
             for cell in box.run_cells(prepared.cells):
                 if cell.status != "ok":
                     out.problems.append(f"cell '{cell.cell_id}': {cell.message}")
+                    out.incidents.append(cell_incident(cell.cell_id, cell.status, cell.message))
             t_checks = time.perf_counter()
             caller = SandboxRunner(box)
             out.checks.extend(checks.grade_notebook(
@@ -103,10 +109,12 @@ class Grader:
             if truncated:
                 out.problems.append(f"the notebook printed more than {self.limits.output_bytes} bytes; "
                                     "the rest was dropped")
+                out.incidents.append(Incident(R.OUTPUT_LIMIT, "", f"more than {self.limits.output_bytes} bytes"))
         finally:
             t_close = time.perf_counter()
             box.close(wait=False)
         end = time.perf_counter()
+        out.incidents.extend(call_incidents(out.checks, {(i.kind, i.where) for i in out.incidents}))
         out.score = round(sum(c.score for c in out.checks), 6)
         out.seconds = round(end - start, 4)
         start_s = (t_cells - t_open) + (end - t_close)
@@ -172,7 +180,53 @@ def protect_course_files(course: Course) -> None:
 
 
 def _zero(spec, title: str, why: str) -> CheckResult:
-    return CheckResult(spec.notebook, spec.function, spec.name, title, 0.0, spec.points, False, why)
+    return CheckResult(spec.notebook, spec.function, spec.name, title, 0.0, spec.points, False, why,
+                       failure=R.NOT_GRADED)
+
+
+def cell_incident(cell_id: str, status: str, message: str) -> Incident:
+    """What a cell that did not run cleanly did, as an Incident (CellOutcome status/message)."""
+    first = message.splitlines()[0] if message else status
+    if status == "syntax_error":
+        return Incident(R.SYNTAX_ERROR, cell_id, first)
+    if status == "timeout":
+        return Incident(R.CELL_TIMEOUT, cell_id, first)
+    if status == "crashed":
+        return Incident({"memory": R.MEMORY, "cpu": R.CPU}.get(limit_hit(message), R.CELL_CRASHED), cell_id, first)
+    if first.startswith("MemoryError"):
+        return Incident(R.MEMORY, cell_id, first)
+    tried = refused(message)
+    if tried:
+        return Incident(R.REFUSED, cell_id, f"{tried} ({first})"[:300])
+    return Incident(R.CELL_ERROR, cell_id, first)
+
+
+def call_incidents(results: list[CheckResult], seen: set) -> list[Incident]:
+    """Limits hit and refusals met while the checks called the student's functions, once
+    per (kind, function) and not again where the notebook's cells already had one."""
+    found = []
+    for c in results:
+        first = c.message.splitlines()[0] if c.message else ""
+        if c.failure == R.TIMEOUT:
+            incident = Incident(R.CELL_TIMEOUT, c.function, first)
+        elif c.failure == R.CRASHED:
+            kind = {"memory": R.MEMORY, "cpu": R.CPU}.get(limit_hit(first.partition(" died: ")[2]), R.CELL_CRASHED)
+            incident = Incident(kind, c.function, first)
+        elif c.failure == R.RAISED:
+            raised = c.message.partition(" raised ")[2]
+            exception = raised.splitlines()[0] if raised else ""
+            if exception.startswith("MemoryError"):
+                incident = Incident(R.MEMORY, c.function, exception[:300])
+            elif refused(raised):
+                incident = Incident(R.REFUSED, c.function, f"{refused(raised)} ({exception})"[:300])
+            else:
+                continue
+        else:
+            continue
+        if (incident.kind, incident.where) not in seen:
+            seen.add((incident.kind, incident.where))
+            found.append(incident)
+    return found
 
 
 def _hash_files(h, paths) -> None:

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .results import ANSWER_CELL, LOCKED_CELL
+
 SETUP_ID = "setup"
 MAX_NOTEBOOK_BYTES = 32 * 2**20   # a notebook with outputs is rarely over a few MiB
 ANSWER_SUFFIX = "_answer"
@@ -29,13 +31,18 @@ def cell_source(cell) -> str:
 
 
 class NotebookUnreadable(Exception):
-    """The file is missing or is not a notebook; the message is one line for the student."""
+    """The file is missing or is not a notebook; the message is one line for the student.
+    `missing`: the file was not there at all."""
+
+    def __init__(self, message: str, missing: bool = False):
+        super().__init__(message)
+        self.missing = missing
 
 
 def read(path: Path) -> dict:
     """A notebook as a dict (nbformat v4), tolerant of student edits but not of broken JSON."""
     if not path.is_file():
-        raise NotebookUnreadable(f"{path.name} was not submitted")
+        raise NotebookUnreadable(f"{path.name} was not submitted", missing=True)
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         raise NotebookUnreadable(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB "
                                  "(clear the outputs and submit again)")
@@ -124,6 +131,8 @@ class SubmittedNotebook:
     cells: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     missing_answers: list[str] = field(default_factory=list)
+    # (kind, where) for each problem: kind is results.LOCKED_CELL or results.ANSWER_CELL
+    incidents: list[tuple[str, str]] = field(default_factory=list)
 
 
 _DEF = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
@@ -141,8 +150,10 @@ def prepare(course_nb: CourseNotebook, data: dict) -> SubmittedNotebook:
         cells = by_id.get(gid)
         if not cells:
             out.problems.append(f"the read-only cell '{gid}' was deleted; the course's version is used")
+            out.incidents.append((LOCKED_CELL, gid))
         elif cell_source(cells[0]).strip() != text.strip():
             out.problems.append(f"the read-only cell '{gid}' was edited; the course's version is used")
+            out.incidents.append((LOCKED_CELL, gid))
     code_cells = [c for c in data["cells"] if c.get("cell_type") == "code"]
     for gid in course_nb.order:
         if not gid.endswith(ANSWER_SUFFIX):
@@ -160,7 +171,9 @@ def prepare(course_nb: CourseNotebook, data: dict) -> SubmittedNotebook:
             out.cells.append((gid, cell_source(found[-1])))
             out.problems.append(f"the answer cell of {function} lost its nbgrader id; "
                                 f"graded the cell that defines {function}")
+            out.incidents.append((ANSWER_CELL, function))
         else:
             out.missing_answers.append(function)
             out.problems.append(f"the answer cell of {function} is missing")
+            out.incidents.append((ANSWER_CELL, function))
     return out

@@ -6,6 +6,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
 
+# Why a check failed, in one word (CheckResult.failure; "" when it passed): what the
+# insights page counts. The message says the same in words, for the student.
+WRONG = "wrong"                        # a value or a property was not what the contract asks
+NOT_IMPLEMENTED = "not_implemented"    # the stub still raises NotImplementedError
+NOT_DEFINED = "not_defined"            # no such function (answer cell missing or broken)
+RAISED = "raised"                      # the function raised an exception
+TIMEOUT = "timeout"                    # it did not finish within the check's time limit
+CRASHED = "crashed"                    # the process running it died (memory, exit, signal)
+UNGRADABLE = "ungradable"              # it returned something that is not plain numbers
+NOT_GRADED = "not_graded"              # the notebook could not be read (missing, not JSON)
+FAILURES = (WRONG, NOT_IMPLEMENTED, NOT_DEFINED, RAISED, TIMEOUT, CRASHED, UNGRADABLE, NOT_GRADED)
+
+
 @dataclass
 class CheckResult:
     notebook: str
@@ -17,11 +30,38 @@ class CheckResult:
     passed: bool
     message: str = ""   # diagnostics; never a hidden input or a reference value
     seconds: float = 0.0
+    failure: str = ""   # why it failed: one of FAILURES ("" when passed)
+    causes: list[str] = field(default_factory=list)   # the likely causes its message names
+
 
     @property
     def name(self) -> str:
         """The Gradescope test name: "<notebook>: <function> - <what is checked>"."""
         return f"{self.notebook}: {self.function} - {self.title}"
+
+
+# What happened to a notebook (Incident.kind), as data: the problems say it in words.
+MISSING = "missing"              # the file was not submitted
+UNREADABLE = "unreadable"        # not a notebook: invalid JSON, empty, too large, not UTF-8
+LOCKED_CELL = "locked_cell"      # a read-only or test cell was edited or deleted
+ANSWER_CELL = "answer_cell"      # an answer cell is missing or lost its nbgrader id
+SYNTAX_ERROR = "syntax_error"    # a cell does not parse
+CELL_ERROR = "cell_error"        # a cell raised when run
+CELL_TIMEOUT = "timeout"         # a cell ran past its wall-clock limit
+MEMORY = "memory"                # the notebook's processes used more than the memory limit
+CPU = "cpu"                      # the notebook used up its CPU time
+CELL_CRASHED = "crashed"         # the process died while running a cell (exit, signal)
+OUTPUT_LIMIT = "output_limit"    # the notebook printed more than the output limit
+REFUSED = "refused"              # the sandbox refused something the code tried (network, files)
+INCIDENTS = (MISSING, UNREADABLE, LOCKED_CELL, ANSWER_CELL, SYNTAX_ERROR, CELL_ERROR, CELL_TIMEOUT,
+             MEMORY, CPU, CELL_CRASHED, OUTPUT_LIMIT, REFUSED)
+
+
+@dataclass
+class Incident:
+    kind: str           # one of INCIDENTS
+    where: str = ""     # the cell id or the function it happened in
+    detail: str = ""    # one line for the instructor (what was tried, the limit); no hidden value
 
 
 @dataclass
@@ -38,6 +78,7 @@ class NotebookResult:
     # checks' calls (measured in the sandbox), "checks" the rest (reading the notebook,
     # probes, comparisons, encoding, IPC). Empty for a notebook that could not be read.
     timings: dict = field(default_factory=dict)
+    incidents: list[Incident] = field(default_factory=list)
 
 
 @dataclass
@@ -67,7 +108,8 @@ class SubmissionResult:
     @classmethod
     def from_dict(cls, data: dict) -> "SubmissionResult":
         notebooks = [
-            NotebookResult(**{**nb, "checks": [CheckResult(**c) for c in nb.get("checks", [])]})
+            NotebookResult(**{**nb, "checks": [CheckResult(**c) for c in nb.get("checks", [])],
+                              "incidents": [Incident(**i) for i in nb.get("incidents", [])]})
             for nb in data.get("notebooks", [])
         ]
         return cls(**{**data, "notebooks": notebooks})

@@ -23,6 +23,7 @@ from ..compare import Comparison, Hint, compare, consistent, describe_type, iden
 from ..course import CheckSpec, Course, FunctionSpec, NotebookSpec
 from ..probes import rng as probe_rng
 from ..probes import variant as probe_variant
+from .. import results as R
 from ..results import CheckResult
 from ..wire import Unsupported
 
@@ -43,17 +44,20 @@ class StudentFailure(Exception):
     """The student's function could not produce a value for this check (or this case).
 
     A fatal failure ends the whole check (the function is not defined, not implemented,
-    timed out, or its process died); any other ends only the case it happened in."""
+    timed out, or its process died); any other ends only the case it happened in.
+    `kind` says why, in one word (grader.results.FAILURES)."""
 
-    def __init__(self, message: str, fatal: bool = False):
+    def __init__(self, message: str, fatal: bool = False, kind: str = R.WRONG):
         super().__init__(message)
         self.fatal = fatal
+        self.kind = kind
 
 
 @dataclass
 class Case:
     label: str
     comparison: Comparison
+    kind: str = R.WRONG     # why it failed, when it did (grader.results.FAILURES)
 
     @property
     def ok(self) -> bool:
@@ -95,18 +99,22 @@ def _failure(function: str, outcome) -> StudentFailure:
     msg = (outcome.message or "").strip()
     if outcome.status == "error":
         if msg.startswith("NotImplementedError"):
-            return StudentFailure(f"{function} is not implemented yet (it raises NotImplementedError)", True)
+            return StudentFailure(f"{function} is not implemented yet (it raises NotImplementedError)", True,
+                                  R.NOT_IMPLEMENTED)
         if msg.startswith("NameError") and repr(function) in msg.splitlines()[0]:
-            return StudentFailure(f"{function} is not defined (is its answer cell missing or broken?)", True)
+            return StudentFailure(f"{function} is not defined (is its answer cell missing or broken?)", True,
+                                  R.NOT_DEFINED)
         if msg.startswith(("ModuleNotFoundError", "ImportError")):
             return StudentFailure(f"{function} raised {msg}\n  (that module is not available when grading: "
-                                  "use numpy and the standard library only)")
-        return StudentFailure(f"{function} raised {msg}")
+                                  "use numpy and the standard library only)", kind=R.RAISED)
+        # a function that timed out earlier is replaced by a stub raising this (runners._STOPPED)
+        stopped = msg.startswith("TimeoutError:") and "so it is not run again" in msg.splitlines()[0]
+        return StudentFailure(f"{function} raised {msg}", kind=R.TIMEOUT if stopped else R.RAISED)
     if outcome.status == "timeout":
-        return StudentFailure(f"{function} did not finish within the check's time limit", True)
+        return StudentFailure(f"{function} did not finish within the check's time limit", True, R.TIMEOUT)
     if outcome.status == "crashed":
-        return StudentFailure(f"the process running {function} died: {msg}", True)
-    return StudentFailure(f"{function} returned something that cannot be graded: {msg}")
+        return StudentFailure(f"the process running {function} died: {msg}", True, R.CRASHED)
+    return StudentFailure(f"{function} returned something that cannot be graded: {msg}", kind=R.UNGRADABLE)
 
 
 class Trial:
@@ -139,7 +147,7 @@ class Trial:
     def _outcome(self, function: str, args: tuple, kwargs: dict, echo: bool):
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
-            raise StudentFailure(f"the check ran out of time before calling {function}", True)
+            raise StudentFailure(f"the check ran out of time before calling {function}", True, R.TIMEOUT)
         if self._standins:
             outcome = self._caller(function, args, kwargs, echo, remaining, standins=self._standins)
         else:
@@ -165,7 +173,8 @@ class Trial:
         """Like `call`, and also the arguments as they were after the call: (value, args, kwargs)."""
         outcome = self._outcome(function, args, kwargs, True)
         if outcome.args_after is None:
-            raise StudentFailure(f"{function} returned something that cannot be graded: {outcome.message}")
+            raise StudentFailure(f"{function} returned something that cannot be graded: {outcome.message}",
+                                 kind=R.UNGRADABLE)
         after_args, after_kwargs = outcome.args_after
         return outcome.value, after_args, after_kwargs
 
@@ -177,7 +186,7 @@ class Trial:
         except StudentFailure as exc:
             if exc.fatal or self.recording:
                 raise
-            self._add(label, Comparison(False, str(exc)))
+            self.cases.append(Case(label, Comparison(False, str(exc)), exc.kind))
 
     # -- stating what must hold -------------------------------------------------------
     def _add(self, label: str, result: Comparison) -> bool:
@@ -258,13 +267,16 @@ class Verdict:
     message: str
     recorded: dict = field(default_factory=dict)
     seconds: float = 0.0
+    failure: str = ""                   # why it failed (grader.results.FAILURES)
+    causes: tuple = ()                  # the likely causes its message names
 
     def result(self) -> CheckResult:
         return CheckResult(
             notebook=self.spec.notebook, function=self.spec.function, check=self.spec.name,
             title=self.definition.title, score=self.spec.points if self.passed else 0.0,
             max_score=self.spec.points, passed=self.passed, message=self.message,
-            seconds=round(self.seconds, 4),
+            seconds=round(self.seconds, 4), failure="" if self.passed else (self.failure or R.WRONG),
+            causes=list(self.causes),
         )
 
 
@@ -277,6 +289,20 @@ def definition(spec: CheckSpec) -> CheckDef:
         return REGISTRY[spec.key]
     except KeyError:
         raise KeyError(f"course.yaml names check {spec.key}, which grader/checks does not declare") from None
+
+
+def named_causes(cases: list[Case]) -> tuple:
+    """The likely causes that the failure lines of `cases` name, in order, each once."""
+    causes = consistent([c.comparison for c in cases])
+    named = [next((text for key, text in c.comparison.causes if (key, text) in causes), "")
+             for c in cases if not c.ok]
+    return tuple(dict.fromkeys(n for n in named if n))
+
+
+def failure_kind(cases: list[Case], fallback: str = R.WRONG) -> str:
+    """Why the failed cases failed, in one word: the most common kind among them."""
+    kinds = [c.kind for c in cases if not c.ok]
+    return max(dict.fromkeys(kinds), key=kinds.count) if kinds else fallback
 
 
 def describe_failures(cases: list[Case]) -> list[str]:
@@ -321,20 +347,23 @@ def run(spec: CheckSpec, course: Course, caller: Caller, *, student: str | None,
         d.run(t)
     except StudentFailure as exc:
         lines = [str(exc)] + describe_failures(t.cases)
-        return Verdict(d, spec, False, "\n".join(lines), seconds=time.perf_counter() - start)
+        return Verdict(d, spec, False, "\n".join(lines), seconds=time.perf_counter() - start,
+                       failure=exc.kind, causes=named_causes(t.cases))
     except (TypeError, ValueError, IndexError, KeyError) as exc:
         if t.recording:
             raise
         # a value of a kind the check did not expect (grader-side arithmetic on it failed)
         lines = describe_failures(t.cases) + [
             f"the check could not use what {spec.function} returned ({type(exc).__name__}: {str(exc)[:200]})"]
-        return Verdict(d, spec, False, "\n".join(lines), seconds=time.perf_counter() - start)
+        return Verdict(d, spec, False, "\n".join(lines), seconds=time.perf_counter() - start,
+                       failure=R.UNGRADABLE, causes=named_causes(t.cases))
     seconds = time.perf_counter() - start
     failed = [c for c in t.cases if not c.ok]
     if not t.cases:
         return Verdict(d, spec, False, "the check compared nothing (grader bug)", seconds=seconds)
     if failed:
-        return Verdict(d, spec, False, "\n".join(describe_failures(t.cases)), t.recorded, seconds)
+        return Verdict(d, spec, False, "\n".join(describe_failures(t.cases)), t.recorded, seconds,
+                       failure=failure_kind(t.cases), causes=named_causes(t.cases))
     notes = [c.comparison.detail for c in t.cases if c.comparison.detail]
     return Verdict(d, spec, True, "\n".join(dict.fromkeys(notes)), t.recorded, seconds)
 

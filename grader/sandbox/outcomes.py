@@ -79,3 +79,32 @@ def describe_status(status: int | None, limits: Limits, reason: int = ENDED_NORM
             return "killed by signal SIGXFSZ (file size limit)"
         return f"killed by signal {name}"
     return f"the process ended (status {status})"
+
+
+def limit_hit(message: str) -> str:
+    """Which of the notebook's limits a crash described by `describe_status` hit:
+    "memory", "cpu", "file_size", or "" (another death: an exit, a signal)."""
+    if message.startswith("stopped: the notebook's processes together used more than"):
+        return "memory"
+    if "SIGXCPU" in message:
+        return "cpu"
+    if "SIGXFSZ" in message:
+        return "file_size"
+    return ""
+
+
+# Exceptions that mean the sandbox said no: a read-only or hidden file system, no network.
+# ("Type: text" as harness.describe_exception writes it, first line.)
+_REFUSALS = ("PermissionError:", "OSError: [Errno 30]", "OSError: [Errno 101]", "OSError: [Errno 97]",
+             "OSError: [Errno 99]", "ConnectionRefusedError:", "socket.gaierror:", "gaierror:")
+
+
+def refused(message: str) -> str:
+    """If a student's exception (as describe_exception wrote it) is the sandbox refusing
+    something, what was tried: the student's line that raised, else the exception's text.
+    Otherwise ""."""
+    lines = message.splitlines()
+    if not lines or not lines[0].startswith(_REFUSALS):
+        return ""
+    tried = next((line.strip() for line in reversed(lines[1:]) if not line.lstrip().startswith("File ")), "")
+    return tried or lines[0]
