@@ -315,6 +315,8 @@ def test_manual_grades_and_extra_credit_are_read_back_and_applied(course_dir):
         gb.db.commit()
     entries = gradebook.manual_entries(course)
     assert entries == {student: {(nb.name, fn_a.name): (0.25, None), (nb.name, fn_b.name): (None, 2.0)}}
+    # the stdlib read of a SQLite gradebook says what nbgrader's own API says
+    assert gradebook._manual_entries_api(gradebook.default_db_url(course), course) == entries
     final = gradebook.final_results(course, results)
     mine = results[0].notebook(nb.name)
     auto_a = sum(c.score for c in mine.checks if c.function == fn_a.name)
