@@ -9,7 +9,8 @@ of a killed run, builds the to-do list (unchanged submissions are skipped unless
 the feedback pages, the autograded notebooks (as nbgrader's autograde leaves them, with
 our verdicts as the graded cells' outputs) and then grader_result.json (last: it marks
 the student as graded); finally brings nbgrader's gradebook up to date from the result
-files, and writes the class CSVs with the formgrader's manual grades applied.
+files, writes the class CSVs with the formgrader's manual grades applied, and records the
+run's own figures (.grader/last_run.json: when, how long, which grader) for the insights page.
 
 Crash-safe (see grader.store): a run killed at any moment leaves every student fully
 graded or not at all, and the gradebook and CSVs are rebuilt from the result files at
@@ -23,9 +24,10 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Callable
 
-from . import autograded, gradebook, report, store
+from . import __version__, autograded, files, gradebook, report, store
 from .course import Course
 from .results import SubmissionResult
 
@@ -135,6 +137,13 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
                 raise AutogradeError(str(exc)) from None
             results = final_results(course, results)
         report.write_class_csvs(course, results)
+        files.write_json(course.run_record(), {
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(seconds, 3), "graded": len(todo), "skipped": len(students) - len(todo),
+            "students": len(results), "workers": workers, "executor": executor,
+            "isolation": grader.isolation, "grader_version": __version__,
+            "grader_fingerprint": grader.fingerprint, "references": references.fingerprint(),
+        })
     return RunSummary(graded=len(todo), skipped=len(students) - len(todo), seconds=seconds,
                       results=results, isolation=grader.isolation)
 

@@ -130,6 +130,22 @@ def autograde(assignment, students, force, workers, executor, scheduler, no_grad
                f"({summary.per_submission:.3f} s each), skipped {summary.skipped} unchanged")
     click.echo(f"isolation: {DESCRIPTIONS.get(summary.isolation, summary.isolation)}")
     click.echo(report.class_table(summary.results, course))
+    click.echo(f"what the class got wrong: python -m grader insights {course.assignment}")
+
+
+@cli.command()
+@click.argument("assignment")
+@course_option
+@one_line_errors
+def insights(assignment, course):
+    """Write insights/ASSIGNMENT.html and .csv: what the class got wrong, from the results on disk."""
+    from . import insights as class_insights
+    from .autograde import check_assignment
+
+    check_assignment(course, assignment)
+    built = class_insights.build(course)
+    click.echo(f"wrote {built.html.relative_to(course.root)} ({built.bytes / 1024:.0f} KiB) and "
+               f"{built.csv.relative_to(course.root)} for {built.students} students in {built.seconds:.1f} s")
 
 
 @cli.command()

@@ -158,6 +158,20 @@ class Course:
     def lock_path(self) -> Path:
         return self.state_dir() / "lock"
 
+    def run_record(self) -> Path:
+        """.grader/last_run.json: when the last class run was, how long, with what grader."""
+        return self.state_dir() / "last_run.json"
+
+    def insights_dir(self) -> Path:
+        """insights/: the class insights page and its CSV (grader.insights)."""
+        return self.root / "insights"
+
+    def insights_html(self) -> Path:
+        return self.insights_dir() / f"{folder_name(self.assignment)}.html"
+
+    def insights_csv(self) -> Path:
+        return self.insights_dir() / f"{folder_name(self.assignment)}.csv"
+
     def gradebook_marks_path(self) -> Path:
         return self.state_dir() / "gradebook.json"
 
@@ -184,7 +198,7 @@ class Course:
         the grader's state and the gradebook."""
         return [self.root / "source", self.source_dir(), self.submitted_dir(), self.autograded_dir(),
                 self.grader_feedback_dir(), self.nbgrader_feedback_dir(), self.state_dir(),
-                self.gradebook_path()]
+                self.insights_dir(), self.gradebook_path()]
 
     def students(self) -> list[str]:
         """The ids of every student with a folder in submitted/, sorted."""

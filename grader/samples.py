@@ -566,6 +566,17 @@ def write_bug(folder: Path, bug: str, root: Path = ROOT) -> Path:
     return write_submission(folder, {notebook: {function: code}}, root=root)
 
 
+_RENAMES = {"out": "result", "pos": "positive", "e": "ez", "n": "rows", "h": "hidden", "k": "outs",
+            "i": "r", "j": "c", "m": "t", "c": "q", "grads": "gradients", "dZ1": "delta1", "dZ2": "delta2"}
+
+
+def _disguised(code: str) -> str:
+    """`code` as a student who copied it would hand it in: other names, a comment per block."""
+    renamed = re.sub(r"\b[A-Za-z_][A-Za-z0-9_]*\b", lambda m: _RENAMES.get(m.group(0), m.group(0)), code)
+    return "\n".join(line + ("  # my own loop" if line.strip().startswith("for ") else "")
+                     for line in renamed.splitlines()) + "\n"
+
+
 # The sample class shipped in samples/ for `make demo`: student -> (what it shows, how to build it).
 SAMPLES = {
     "ada": ("a correct submission", {}),
@@ -586,6 +597,15 @@ SAMPLES = {
     }),
     "flynn": ("a corrupted notebook file and a syntax error", {
         "03_activations": {"leaky_relu": "def leaky_relu(z, alpha=0.01):\n    return np.where(z > 0, z, alpha * z\n"},
+    }),
+    "gus": ("correct, in forms of his own: loops in forward and backward, masks in sigmoid", {
+        "01_perceptron": {"sigmoid": CORRECT["sigmoid_masks"][2]},
+        "02_xor_network": {"forward": CORRECT["forward_loops"][2], "backward": CORRECT["backward_loops"][2]},
+    }),
+    "hana": ("gus's code with the names changed and comments added (the insights page's similar pair)", {
+        "01_perceptron": {"sigmoid": _disguised(CORRECT["sigmoid_masks"][2])},
+        "02_xor_network": {"forward": _disguised(CORRECT["forward_loops"][2]),
+                           "backward": _disguised(CORRECT["backward_loops"][2])},
     }),
 }
 

@@ -133,3 +133,10 @@ def read_roster(path) -> dict[str, dict]:
         if row.get("student"):
             roster[row["student"]] = {k: v for k, v in row.items() if k != "student" and v}
     return roster
+
+
+def write_table_csv(path, header: list[str], rows: Iterable[list]) -> Path:
+    """Any table as CSV (the insights' long format): text cells guarded against formulas,
+    numbers as they are."""
+    body = [[_csv_text(v) if isinstance(v, str) else v for v in row] for row in rows]
+    return files.write_text(path, _csv_string(header, body))

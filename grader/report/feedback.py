@@ -8,19 +8,14 @@ renderer escapes it for its own format.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 from ..course import Course, NotebookSpec
 from ..results import NotebookResult, SubmissionResult
-from . import text
+from . import html, text
 from .scores import fmt_points
 
 #: Characters of a notebook's captured output shown on a feedback page.
 FEEDBACK_OUTPUT_CAP = 10_000
-
-_HERE = Path(__file__).resolve().parent
-
 
 @dataclass
 class CheckView:
@@ -151,24 +146,7 @@ def feedback_markdown(result: SubmissionResult, course: Course) -> str:
 # HTML
 
 
-@lru_cache(maxsize=1)
-def _template():
-    import html
-
-    import jinja2
-    from markupsafe import Markup
-
-    def escape(value):      # html.escape's entities, as every other page of ours writes them
-        return value if isinstance(value, Markup) else Markup(html.escape(str(value), quote=True))
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_HERE)), autoescape=True, finalize=escape,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined)
-    return env.get_template("feedback.html.j2")
-
-
 def feedback_html(result: SubmissionResult, course: Course) -> str:
     """The feedback page of one submission: a self-contained HTML5 document; everything
     from the results is escaped (Jinja2's autoescape)."""
-    css = (_HERE / "feedback.css").read_text(encoding="utf-8")
-    return _template().render(view=feedback_view(result, course), css=css)
+    return html.render("feedback.html.j2", view=feedback_view(result, course), css=html.stylesheet("feedback.css"))

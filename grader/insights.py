@@ -1,0 +1,100 @@
+"""`python -m grader insights`: the class insights page and CSV, from what is on disk.
+
+Reads every student's result file (grader_result.json; manual grades from the formgrader
+applied), the last class run's record (.grader/last_run.json) and the answer cells of the
+submitted notebooks (for the similarity of answer code), and writes insights/<assignment>.html
+and .csv (grader.report.insights). Nothing is graded again; no student code runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+from . import files, store
+from .autograde import AutogradeError, final_results, select_students
+from .course import Course
+from .notebook import ANSWER_SUFFIX, NotebookUnreadable, cell_source, nbgrader_meta, read
+from .report import insights as page
+from .report.csv_files import write_table_csv
+from .report import similarity
+
+#: Characters of one answer cell compared for similarity (a cell is rarely over 2 kB).
+CODE_CAP = 20_000
+
+
+@dataclass
+class InsightsSummary:
+    html: Path
+    csv: Path
+    students: int
+    bytes: int
+    seconds: float
+    view: page.InsightsView
+
+
+def answer_codes(path: Path) -> dict[str, str]:
+    """function -> the code of its answer cell in the notebook at `path` ({} if unreadable)."""
+    try:
+        data = read(path)
+    except NotebookUnreadable:
+        return {}
+    out = {}
+    for cell in data["cells"]:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if cell.get("cell_type") == "code" and isinstance(gid, str) and gid.endswith(ANSWER_SUFFIX):
+            out.setdefault(gid[: -len(ANSWER_SUFFIX)], cell_source(cell)[:CODE_CAP])
+    return out
+
+
+def class_codes(course: Course, students: list[str]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """(the release's answer cells, student -> function -> their answer cell)."""
+    template: dict[str, str] = {}
+    for nb in course.notebooks:
+        template.update(answer_codes(course.release_dir() / nb.filename))
+    codes = {}
+    for student in students:
+        mine: dict[str, str] = {}
+        for nb in course.notebooks:
+            mine.update(answer_codes(course.submission_dir(student) / nb.filename))
+        codes[student] = mine
+    return template, codes
+
+
+def _run_record(course: Course) -> dict:
+    try:
+        data = json.loads(course.run_record().read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def build(course: Course) -> InsightsSummary:
+    """Write the insights page and CSV of the course's graded class; raises AutogradeError
+    (one line) when there is nothing to build them from."""
+    start = time.perf_counter()
+    students = select_students(course)
+    results = store.all_results(course, students)
+    if not results:
+        raise AutogradeError(f"no results in {course.autograded_dir()}: run "
+                             f"`python -m grader autograde {course.assignment}` first")
+    results = final_results(course, results)
+    template, codes = class_codes(course, [r.student for r in results])
+    pairs = similarity.similar_pairs(template, codes)
+    view = page.insights_view(course, results, pairs=pairs, run=_run_record(course),
+                              built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    out_dir = course.insights_html().parent
+
+    def feedback_href(student: str) -> str:
+        target = course.feedback_student_dir(student) / "feedback.html"
+        return quote(os.path.relpath(target, out_dir).replace(os.sep, "/"))
+
+    html = page.insights_html(view, feedback_href)
+    files.write_text(course.insights_html(), html)
+    write_table_csv(course.insights_csv(), page.CSV_COLUMNS, page.insights_rows(view))
+    return InsightsSummary(course.insights_html(), course.insights_csv(), len(results),
+                           len(html.encode("utf-8")), time.perf_counter() - start, view)
