@@ -202,9 +202,11 @@ def _compare_arrays(actual, expected, tol, hints, dtype, where) -> Comparison:
         return Comparison(False, f"{where}expected numbers of shape {exp.shape}, got {describe_type(actual)}")
     if act.shape != exp.shape:
         msg = f"{where}expected shape {exp.shape}, got shape {act.shape}"
-        if act.ndim == 2 and act.shape == exp.T.shape and act.dtype.kind in "biuf" and np.all(
-                _close(act.T.astype(float), exp.astype(float), tol)):
-            msg += ". Likely cause: the result is transposed"
+        if act.ndim == 2 and act.shape == exp.T.shape and act.dtype.kind in "biuf":
+            # a cause like any other (data the insights page counts), offered where it could apply
+            found = np.all(_close(act.T.astype(float), exp.astype(float), tol))
+            return Comparison(False, msg, causes=((TRANSPOSED, TRANSPOSED),) if found else (),
+                              offered=frozenset({TRANSPOSED}))
         return Comparison(False, msg)
     if act.dtype.kind not in "biufc":
         return Comparison(False, f"{where}expected numbers, got dtype {act.dtype}")

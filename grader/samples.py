@@ -632,3 +632,78 @@ def write_samples(dest: Path, root: Path = ROOT) -> list[str]:
             broken.write_text(broken.read_text()[: 2000], encoding="utf-8")   # cut off mid-file
         (dest / student / "ABOUT.txt").write_text(about + "\n", encoding="utf-8")
     return list(SAMPLES)
+
+
+# ---------------------------------------------------------------------------------------
+# A synthetic class of any size (the insights page's scale test and `bench/run.py insights`)
+
+SYNTHETIC_CAUSES = ("the mean over all entries is taken instead of the sum", "the factor 1/2 is missing",
+                    "the sign is flipped", "the result is transposed", "the derivative is taken of the output")
+
+
+def write_synthetic_class(course, n: int, seed: int = 0, copied_every: int = 100) -> list[str]:
+    """Write n synthetic students into the course copy `course` (a grader.course.Course):
+    their submitted notebooks and made-up result records (not graded: random check outcomes,
+    causes and incidents, shaped like real ones), to show what the class-wide reports cost
+    at scale. Per function, a student's answer is the solution key, a planted bug, another
+    correct form or the stub, with a few lines of their own (so that most of their code is
+    theirs alone, as in a real class); every `copied_every`-th student hands in the previous
+    one's code, disguised. Returns the student ids. For tests and benchmarks only."""
+    import random
+
+    from . import results as R
+    from .checks import definition
+
+    rng = random.Random(seed)
+    bank: dict[str, list[str]] = {}
+    for _, function, code in [*BUGS.values(), *FAIR_BUGS.values(), *CORRECT.values()]:
+        bank.setdefault(function, []).append(code)
+    students = [f"s{i:04d}" for i in range(n)]
+    answers: dict[str, dict[str, dict[str, str | None]]] = {}
+    for i, student in enumerate(students):
+        if copied_every and i % copied_every == copied_every - 1 and i:
+            answers[student] = {nb: {f: (_disguised(c) if c else c) for f, c in fs.items()}
+                                for nb, fs in answers[students[i - 1]].items()}
+        else:
+            mine: dict[str, dict[str, str | None]] = {}
+            for nb in course.notebooks:
+                for fn in nb.functions:
+                    roll = rng.random()
+                    if roll < 0.12:
+                        code = None
+                    else:
+                        code = (rng.choice(bank[fn.name]) if roll < 0.4 and fn.name in bank
+                                else solution_code(nb.name, fn.name, course.root))
+                        code += "".join(f"\n_mine_{k} = [{rng.randrange(10**6)}, {rng.randrange(10**6)}, "
+                                        f"{rng.randrange(10**6)}]" for k in range(rng.randrange(2, 5)))
+                    mine.setdefault(nb.name, {})[fn.name] = code
+            answers[student] = mine
+        folder = course.submission_dir(student)
+        folder.mkdir(parents=True, exist_ok=True)
+        for nb in course.notebooks:
+            data = notebook_with(nb.name, answers[student][nb.name], course.root, fill_rest=False)
+            (folder / nb.filename).write_text(json.dumps(data), encoding="utf-8")
+
+        notebooks = []
+        for nb in course.notebooks:
+            checks, incidents = [], []
+            skill = rng.random()
+            for fn in nb.functions:
+                stub = answers[student][nb.name][fn.name] is None
+                for spec in fn.checks:
+                    passed = not stub and rng.random() < 0.55 + 0.45 * skill
+                    failure = "" if passed else (R.NOT_IMPLEMENTED if stub else rng.choice(R.FAILURES[:6]))
+                    causes = [rng.choice(SYNTHETIC_CAUSES)] if failure == R.WRONG and rng.random() < 0.5 else []
+                    checks.append(R.CheckResult(nb.name, fn.name, spec.name, definition(spec).title,
+                                                spec.points if passed else 0.0, spec.points, passed,
+                                                "" if passed else "synthetic failure", 0.001, failure, causes))
+            if rng.random() < 0.03:
+                incidents.append(R.Incident(rng.choice(R.INCIDENTS[1:]), "cell-1", "synthetic incident"))
+            score = sum(c.score for c in checks)
+            notebooks.append(R.NotebookResult(nb.name, score, nb.points, checks, incidents=incidents))
+        result = R.SubmissionResult(student, course.assignment, sum(nb.score for nb in notebooks), course.points,
+                                    notebooks, graded_at="2026-12-03T09:00:00+00:00", isolation="namespaces")
+        record = course.result_record(student)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(result.to_dict()), encoding="utf-8")
+    return students

@@ -150,3 +150,22 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("-", f"unmarked tests over {QUICK_SECONDS:g} s (mark them slow to keep make check quick)")
         for t, nodeid in reversed(late):
             terminalreporter.write_line(f"{t:6.1f} s  {nodeid}")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium (tests/browser.py), one per test module; skips, saying why, without one."""
+    from browser import Chromium, find_browser
+
+    binary = find_browser()
+    if binary is None:
+        pytest.skip("no Chromium binary (chromium, chromium-browser, google-chrome) on PATH: "
+                    "pages are not checked in a browser (apt-get install chromium)")
+    b = Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        b.send("Browser.getVersion", timeout=60)
+    except Exception as exc:
+        b.close()
+        pytest.skip(f"{binary} does not start headless here: {exc}")
+    yield b
+    b.close()

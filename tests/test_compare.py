@@ -117,3 +117,13 @@ def test_a_cause_is_named_only_if_it_explains_every_case_it_was_tried_on():
     assert any(key == "the mean over samples" for key, _ in consistent([one, one]))
     passing = compare(np.float64(1.0), np.float64(1.0), TOL, hints=[hint])       # offered, passed
     assert not any(key == "the mean over samples" for key, _ in consistent([one, passing]))
+
+
+def test_a_transposed_result_of_another_shape_names_its_cause_as_data():
+    """Not only in the words: the insights page counts causes from Comparison.causes."""
+    from grader.compare import TRANSPOSED
+
+    expected = np.random.default_rng(2).normal(size=(4, 2))
+    assert compare(expected.T, expected, TOL).causes == ((TRANSPOSED, TRANSPOSED),)
+    other = compare(np.ones((2, 4)), expected, TOL)          # the shape of a transpose, other values
+    assert not other.ok and other.causes == () and "Likely cause" not in other.message

@@ -377,7 +377,7 @@ def test_our_feedback_pages_and_nbgraders_do_not_touch_each_other(cycle):
 
 
 def test_no_hidden_values_in_what_students_get(cycle):
-    from test_report_browser import hidden_values, leaks
+    from browser import hidden_values, leaks
 
     values = hidden_values(cycle.course, "bob")
     assert values
@@ -395,21 +395,14 @@ def test_no_nbgrader_command_warned_because_of_our_config(cycle):
             assert not found, (step, found)
 
 
-def test_the_formgrader_submission_view_in_a_browser(cycle, tmp_path):
+def test_the_formgrader_submission_view_in_a_browser(cycle, browser):
     """The page an instructor opens from the formgrader, rendered by headless Chromium."""
-    from test_report_browser import Chromium, Page, find_browser
+    from browser import Page
 
-    binary = find_browser()
-    if binary is None:
-        pytest.skip("no Chromium binary on PATH (apt-get install chromium)")
     sub = cycle.api_listed["02_xor_network"]["bob"]
-    browser = Chromium(binary, tmp_path / "profile")
-    try:
-        page = Page(browser, f"{cycle.server.base}/formgrader/submissions/{sub['id']}/?token={cycle.server.token}",
-                    width=1200, height=900)
-        text = " ".join(page.js("document.body.innerText").split())
-    finally:
-        browser.close()
+    page = Page(browser, f"{cycle.server.base}/formgrader/submissions/{sub['id']}/?token={cycle.server.token}",
+                width=1200, height=900)
+    text = " ".join(page.js("document.body.innerText").split())
     assert "compute_loss: 0 / 1 points" in text
     assert "Likely cause: the mean over all entries is taken instead of the sum" in text
     assert "02_xor_network" in text and "Submission" in text      # students are anonymous there

@@ -26,9 +26,11 @@ from ..results import SubmissionResult
 from . import html
 from .scores import fmt_points
 
-LINKS_SHOWN = 60        # student ids linked per row; the rest are counted (the CSV has all)
+LINKS_SHOWN = 60        # student ids linked per cause or incident group; the rest are counted (the CSV has all)
+ROW_LINKS = 20          # ... and per function or check (a class of 1,000 fails a check by the hundred)
 DETAILS_SHOWN = 40      # incident rows shown per group
-PAIRS_SHOWN = 15        # similar pairs shown side by side
+PAIRS_SHOWN = 10        # similar pairs shown side by side ...
+PAIR_FUNCTIONS = 3      # ... with their most similar functions (the others are named)
 
 FAILURE_WORDS = {
     R.WRONG: "wrong value", R.NOT_IMPLEMENTED: "not implemented", R.NOT_DEFINED: "not defined",
@@ -51,6 +53,7 @@ GROUPS = (
 @dataclass
 class StudentList:
     ids: list[str]                      # every id, sorted
+    limit: int = LINKS_SHOWN            # ids the page links; the CSV has all
 
     @property
     def count(self) -> int:
@@ -58,11 +61,11 @@ class StudentList:
 
     @property
     def shown(self) -> list[str]:
-        return self.ids[:LINKS_SHOWN]
+        return self.ids[:self.limit]
 
     @property
     def more(self) -> int:
-        return max(0, len(self.ids) - LINKS_SHOWN)
+        return max(0, len(self.ids) - self.limit)
 
 
 @dataclass
@@ -207,7 +210,7 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
         checks.append(CheckRow(
             spec.notebook, spec.function, spec.name, _title(spec), spec.points, passed, len(results),
             sorted(((FAILURE_WORDS.get(k, k), n) for k, n in kinds.items()), key=lambda x: (-x[1], x[0])),
-            StudentList(failed)))
+            StudentList(failed, ROW_LINKS)))
     order = {nb.name: i for i, nb in enumerate(course.notebooks)}
     checks.sort(key=lambda c: (c.rate, order.get(c.notebook, 0), c.function, c.check))
     functions = []
@@ -218,7 +221,7 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
                 continue
             missed = sorted({s for c in mine for s in c.failed.ids})
             functions.append(FunctionRow(nb.name, fn.name, fn.points, len(results) - len(missed), len(results),
-                                         mine, StudentList(missed)))
+                                         mine, StudentList(missed, ROW_LINKS)))
     functions.sort(key=lambda f: (f.rate, order.get(f.notebook, 0), f.function))
     cause_rows = sorted((CauseRow(nb, fn, cause, StudentList(sorted(ids)))
                          for (nb, fn, cause), ids in causes.items()),
@@ -336,7 +339,7 @@ def insights_html(view: InsightsView, feedback_href: Callable[[str], str]) -> st
     """The page: a self-contained HTML5 document; everything from the results is escaped.
     `feedback_href(student)` gives the link from the page to that student's feedback page."""
     return html.render("insights.html.j2", view=view, plots=plots(view), href=feedback_href,
-                       fmt=fmt_points, plural=_plural, pairs_shown=PAIRS_SHOWN, css=html.stylesheet("insights.css"))
+                       fmt=fmt_points, plural=_plural, pairs_shown=PAIRS_SHOWN, pair_functions=PAIR_FUNCTIONS, css=html.stylesheet("insights.css"))
 
 
 def _plural(n: int, word: str) -> str:

@@ -3,11 +3,12 @@
 The method is MOSS's idea (Schleimer, Wilkerson, Aiken, "Winnowing", SIGMOD 2003), done for
 a class's answer cells rather than for whole files:
 
-1. `tokens`: Python's own tokenizer (stdlib `tokenize`) reads each answer cell; comments,
+1. `tokens`: a lexer for Python's tokens (one regular expression: stdlib `tokenize` is pure
+   Python and took 11 s of the 20 s a class of 1,000 cost) reads each answer cell; comments,
    blank lines and layout are dropped, every string is "S", and every name the student chose
    (variables, parameters, helpers) is "V", so renaming `delta` to `d` or re-spacing does not
    hide a copy. Keywords, builtins and attribute names (`np.outer`, `.T`) are kept: they are
-   what the code does.
+   what the code does. Line breaks inside brackets are layout too.
 2. `grams`: every run of K tokens is one k-gram (the cells are small, so all of them are kept;
    winnowing's sampling is not needed).
 3. Per function, the k-grams of the release's own stub are removed (the template every
@@ -17,20 +18,21 @@ a class's answer cells rather than for whole files:
 4. An inverted index from each remaining (uncommon) k-gram to the students who wrote it gives
    the pairs that share any at all, with no all-pairs loop: the cost grows with the class
    times the rare k-grams, not with the square of the class.
-5. A pair's score for a function is the Jaccard index of the two students' uncommon k-grams;
-   the pair is listed when some function reaches MIN_SCORE with at least MIN_SHARED shared
-   uncommon k-grams. Its overall score is the Jaccard index over all the functions together.
+5. A pair's score for a function is the Jaccard index of the two students' uncommon k-grams.
+   Its evidence there is the shared uncommon k-grams, each weighted by how rare it is: 1 for
+   a k-gram only the two wrote, 1/(w - 1) for one w students wrote (a mistake 30 students of
+   1,000 make in the same words is not evidence that two of them copied). The pair is listed
+   when some function reaches MIN_SCORE with at least MIN_EVIDENCE; its overall score is the
+   Jaccard index over all the functions together.
 
-Code that failed to tokenize (a syntax error) is read up to the error. Nothing here runs
-student code.
+Code with a syntax error is read as far as it goes (the lexer never fails). Nothing here
+runs student code.
 """
 from __future__ import annotations
 
 import builtins
-import io
 import keyword
-import token
-import tokenize
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import combinations
@@ -38,19 +40,25 @@ from typing import Mapping
 
 K = 8                   # tokens per k-gram: about one short statement
 COMMON_SHARE = 0.05     # a k-gram more than this share of the class wrote is common ...
-COMMON_MIN = 2          # ... and so is one more than this many students wrote, in a small class
-MIN_SHARED = 12         # uncommon k-grams two students must share in one function ...
+COMMON_MIN = 3          # ... and so is one more than this many students wrote, in a small class
+MIN_EVIDENCE = 12.0     # rarity-weighted uncommon k-grams two students must share in one function ...
 MIN_SCORE = 0.5         # ... and the Jaccard index they must reach there, to be listed
 MAX_PAIRS = 200         # pairs returned at most (strongest first)
 
 _KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
-_SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER, tokenize.TYPE_COMMENT}
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str       # canonical: "V" for a chosen name, "S" for a string
-    line: int       # 1-based line in the cell
+_LEXER = re.compile(r"""
+    (?:[ \t\r\f]+|\\\n|\#[^\n]*(?=\n|\Z))*   # layout and comments, skipped before every token
+    (?:
+      (?P<string>(?:[rRbBuUfF]{1,2})?(?:\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'\'\'[\s\S]*?(?:'\'\'|\Z)
+                                     |"(?:\\.|[^"\\\n])*"?|'(?:\\.|[^'\\\n])*'?))
+    | (?P<name>[^\W\d]\w*)
+    | (?P<newline>\n)
+    | (?P<end>\Z)
+    | (?P<op>0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?[jJ]?
+         |\*\*=?|//=?|>>=?|<<=?|->|:=|\.\.\.|[-+*/%@&|^=!<>]=|[-+*/%@&|^~<>=.,:;()\[\]{}]|\S)
+    )
+""", re.VERBOSE)
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
 
 
 @dataclass
@@ -58,6 +66,7 @@ class FunctionMatch:
     function: str
     score: float                        # Jaccard index of the uncommon k-grams
     shared: int                         # uncommon k-grams both wrote
+    evidence: float                     # the same, each weighted by its rarity in the class
     lines_a: list[tuple[str, bool]]     # (line of a's cell, part of the shared uncommon code)
     lines_b: list[tuple[str, bool]]
 
@@ -70,39 +79,63 @@ class Pair:
     functions: list[FunctionMatch]      # the functions they share uncommon code in, strongest first
 
 
-def tokens(code: str) -> list[Token]:
-    """The canonical tokens of `code` (read up to a tokenizer error, if any)."""
-    out: list[Token] = []
-    previous = ""
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
-            if tok.type in _SKIPPED:
-                continue
-            text = tok.string
-            if tok.type == token.NAME and previous != "." and text not in _KEPT_NAMES:
-                text = "V"
-            elif tok.type == token.STRING or tok.type in _fstring_types():
-                text = "S"
-            elif tok.type in (token.NEWLINE, token.INDENT, token.DEDENT):
-                text = token.tok_name[tok.type]
-            previous = tok.string
-            out.append(Token(text, tok.start[0]))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
+def tokens(code: str) -> list[tuple[str, int]]:
+    """The canonical tokens of `code` with their 1-based lines: (text, line)."""
+    out: list[tuple[str, int]] = []
+    line, depth, previous = 1, 0, ""
+    kept, opening, closing = _KEPT_NAMES, _OPEN, _CLOSE
+    for m in _LEXER.finditer(code):
+        line += m.group().count("\n", 0, m.start(m.lastindex) - m.start()) if m.lastindex else 0
+        kind, text = m.lastgroup, m.group(m.lastindex or 0)
+        if kind == "name":
+            out.append((text if previous == "." or text in kept else "V", line))
+        elif kind == "op":
+            if text in opening:
+                depth += 1
+            elif text in closing and depth:
+                depth -= 1
+            out.append((text, line))
+        elif kind == "string":
+            out.append(("S", line))
+            line += text.count("\n")
+        elif kind == "newline":
+            if depth == 0 and out and out[-1][0] != "NEWLINE":
+                out.append(("NEWLINE", line))
+            line += 1
+        previous = text
     return out
 
 
-def _fstring_types() -> tuple[int, ...]:
-    return tuple(getattr(token, n) for n in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END") if hasattr(token, n))
-
-
-def grams(toks: list[Token]) -> dict[tuple[str, ...], set[int]]:
-    """k-gram -> the lines it spans, for every run of K tokens."""
-    out: dict[tuple[str, ...], set[int]] = defaultdict(set)
-    for i in range(len(toks) - K + 1):
-        window = toks[i:i + K]
-        out[tuple(t.text for t in window)].update(range(window[0].line, window[-1].line + 1))
+def canonical(code: str) -> list[str]:
+    """The texts of tokens(code), without their lines: the fast path every cell of the class
+    takes (re.findall and one pass; tokens(), for the cells shown, is the same with lines)."""
+    out: list[str] = []
+    depth, previous = 0, ""
+    kept, opening, closing = _KEPT_NAMES, _OPEN, _CLOSE
+    for string, name, newline, _end, op in _LEXER.findall(code):
+        if name:
+            out.append(name if previous == "." or name in kept else "V")
+            previous = name
+        elif op:
+            if op in opening:
+                depth += 1
+            elif op in closing and depth:
+                depth -= 1
+            out.append(op)
+            previous = op
+        elif string:
+            out.append("S")
+            previous = string
+        elif newline:
+            if depth == 0 and out and out[-1] != "NEWLINE":
+                out.append("NEWLINE")
+            previous = newline
     return out
+
+
+def grams(texts: list[str]) -> set[tuple[str, ...]]:
+    """Every run of K tokens."""
+    return set(zip(*(texts[i:] for i in range(K))))
 
 
 def common_limit(students: int) -> int:
@@ -110,7 +143,13 @@ def common_limit(students: int) -> int:
     return max(COMMON_MIN, int(COMMON_SHARE * students))
 
 
-def _lines(code: str, marked: set[int]) -> list[tuple[str, bool]]:
+def _marked_lines(code: str, shared: set) -> list[tuple[str, bool]]:
+    toks = tokens(code)
+    texts = [t for t, _ in toks]
+    marked: set[int] = set()
+    for i in range(len(toks) - K + 1):
+        if tuple(texts[i:i + K]) in shared:
+            marked.update(range(toks[i][1], toks[i + K - 1][1] + 1))
     return [(line, n in marked) for n, line in enumerate(code.splitlines(), start=1)]
 
 
@@ -121,42 +160,49 @@ def similar_pairs(template: Mapping[str, str], codes: Mapping[str, Mapping[str, 
     answer cell. At most MAX_PAIRS pairs."""
     functions = sorted({f for mine in codes.values() for f in mine})
     limit = common_limit(len(codes))
-    # per function: student -> their uncommon k-grams (with lines), and the pairs' overlaps
-    uncommon: dict[str, dict[str, dict[tuple[str, ...], set[int]]]] = {}
-    shared: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    seen: dict[str, set] = {}           # the same cell (a stub, the key) is read once
+
+    def grams_of(code: str) -> set:
+        if code not in seen:
+            seen[code] = grams(canonical(code))
+        return seen[code]
+
+    uncommon: dict[str, dict[str, set]] = {}
+    shared: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
     for function in functions:
-        stub = set(grams(tokens(template.get(function, ""))))
-        mine = {s: {g: lines for g, lines in grams(tokens(c[function])).items() if g not in stub}
-                for s, c in codes.items() if function in c}
+        stub = grams_of(template.get(function, ""))
+        mine = {s: grams_of(c[function]) - stub for s, c in codes.items() if function in c}
         writers = Counter(g for gs in mine.values() for g in gs)
-        mine = {s: {g: lines for g, lines in gs.items() if writers[g] <= limit} for s, gs in mine.items()}
+        mine = {s: {g for g in gs if writers[g] <= limit} for s, gs in mine.items()}
         uncommon[function] = mine
-        index: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        index: dict[tuple, list[str]] = defaultdict(list)
         for student in sorted(mine):
             for g in mine[student]:
                 index[g].append(student)
-        overlap: Counter = Counter()
+        count: Counter = Counter()
+        weight: Counter = Counter()
         for who in index.values():
-            overlap.update(combinations(who, 2))        # `who` is sorted: (a, b) with a < b
-        for pair, n in overlap.items():
-            shared[pair][function] = n
+            if len(who) > 1:
+                pairs = list(combinations(who, 2))      # `who` is sorted: (a, b) with a < b
+                count.update(pairs)
+                for pair in pairs:
+                    weight[pair] += 1 / (len(who) - 1)
+        for pair, n in count.items():
+            shared[pair][function] = (n, weight[pair])
 
-    pairs: list[Pair] = []
+    out: list[Pair] = []
     for (a, b), per_function in shared.items():
-        matches, inter, union = [], 0, 0
-        for function in functions:
-            ga, gb = uncommon[function].get(a, {}), uncommon[function].get(b, {})
-            n = per_function.get(function, 0)
-            size = len(ga) + len(gb) - n
-            inter, union = inter + n, union + size
-            if n:
-                both = ga.keys() & gb.keys()
-                matches.append(FunctionMatch(
-                    function, n / size, n,
-                    _lines(codes[a][function], set().union(*(ga[g] for g in both))),
-                    _lines(codes[b][function], set().union(*(gb[g] for g in both)))))
-        if any(m.shared >= MIN_SHARED and m.score >= MIN_SCORE for m in matches):
-            matches.sort(key=lambda m: (-m.score, m.function))
-            pairs.append(Pair(a, b, inter / union, matches))
-    pairs.sort(key=lambda p: (-p.score, p.a, p.b))
-    return pairs[:MAX_PAIRS]
+        found = [(f, n, w, n / (len(uncommon[f][a]) + len(uncommon[f][b]) - n))
+                 for f, (n, w) in per_function.items()]
+        if not any(w >= MIN_EVIDENCE and score >= MIN_SCORE for _, _, w, score in found):
+            continue
+        inter = sum(n for _, n, _, _ in found)
+        union = sum(len(uncommon[f].get(a, ())) + len(uncommon[f].get(b, ())) for f in functions) - inter
+        matches = []
+        for f, n, w, score in sorted(found, key=lambda x: (-x[3], x[0])):
+            both = uncommon[f][a] & uncommon[f][b]
+            matches.append(FunctionMatch(f, score, n, w, _marked_lines(codes[a][f], both),
+                                         _marked_lines(codes[b][f], both)))
+        out.append(Pair(a, b, inter / union, matches))
+    out.sort(key=lambda p: (-p.score, p.a, p.b))
+    return out[:MAX_PAIRS]
