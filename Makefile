@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test check release references samples gradescope bench clean
+.PHONY: setup demo test check release references samples gradescope bench bench-insights clean
 
 setup: $(STAMP)
 
@@ -51,8 +51,13 @@ gradescope: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 
+# the insights page at 100-1,000 students, our similarity beside copydetect's (installed here)
+bench-insights: $(STAMP)
+	$(PY) -m pip install --quiet 'copydetect>=0.5,<0.6'
+	$(PY) bench/insights.py
+
 clean:
-	rm -rf $(VENV) submitted autograded/*/ feedback grader_feedback gradebook.db grades.csv grades_lms.csv grades_nbgrader.csv dist .grader
+	rm -rf $(VENV) submitted autograded/*/ feedback grader_feedback insights gradebook.db grades.csv grades_lms.csv grades_nbgrader.csv dist .grader
 
 samples: $(STAMP)
 	$(PY) -m grader samples

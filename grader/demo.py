@@ -1,8 +1,8 @@
 """`make demo`: the instructor's job end to end on the sample submissions in samples/.
 
 Releases with nbgrader, copies the samples into submitted/, grades them with two
-workers, prints the class table and what students read, and checks that nbgrader's
-gradebook holds the same totals. `say` receives each line of the story.
+workers, prints the class table and what students read, checks that nbgrader's
+gradebook holds the same totals, and writes the class insights page. `say` receives each line of the story.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import shutil
 import time
 from typing import Callable
 
-from . import gradebook, nbgrader_commands, report
+from . import gradebook, insights, nbgrader_commands, report
 from .autograde import AutogradeError, autograde
 from .course import Course
 
@@ -66,11 +66,27 @@ def run(course: Course, say: Callable[[str], None] = print) -> bool:
     say(f"5. nbgrader's gradebook holds the same totals: {'yes' if same else 'NO'} "
         f"({', '.join(f'{s} {report.fmt_points(t)}' for s, t in sorted(totals.items()))})")
     say("")
+    say(f"6. python -m grader insights {course.assignment}: what the class got wrong, for Monday ...")
+    built = insights.build(course)
+    view = built.view
+    hardest = view.functions[0] if view.functions else None
+    if hardest is not None:
+        say(f"   hardest function: {hardest.function} ({hardest.full} of {hardest.of} passed every check)")
+    for cause in view.causes[:3]:
+        say(f"   {cause.students.count} {'student' if cause.students.count == 1 else 'students'}: "
+            f"{cause.function}: {cause.cause}")
+    for pair in view.pairs[:3]:
+        say(f"   worth a look: {pair.a} and {pair.b} (similarity {pair.score:.2f} in "
+            f"{', '.join(f.function for f in pair.functions)})")
+    say(f"   wrote {built.html.relative_to(course.root)} ({built.bytes / 1024:.0f} KiB) in {built.seconds:.1f} s"
+        f" (open it in a browser)")
+    say("")
     say("Where things are:")
     say("  autograded/<student>/nn_intro/results.json   Gradescope-format results")
     say("  autograded/<student>/nn_intro/<nb>.ipynb     autograded notebooks (formgrader, generate_feedback)")
     say("  grader_feedback/<student>/nn_intro/feedback.html  feedback page for each student (and feedback.md)")
     say("  grades.csv, grades_lms.csv                    class grades; Canvas/Moodle import")
     say("  gradebook.db                                  nbgrader's gradebook (nbgrader export, formgrader)")
+    say(f"  insights/{course.assignment}.html, .csv".ljust(49) + "the class at a glance: hardest checks, likely causes")
     say("  make gradescope                               builds dist/gradescope_autograder.zip")
     return same
