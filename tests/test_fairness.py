@@ -101,6 +101,7 @@ def test_the_sweep_sees_a_score_that_depends_on_the_numbers(grader):
     assert ("relu", "values") in differing or ("relu", "scalars") in differing
 
 
+@pytest.mark.slow      # 24 packs x 16 variants (~17 s); the quick lane keeps the sweep's own test above
 @pytest.mark.parametrize("notebook, pack", PACKS, ids=[
     "+".join(name for name, _ in pack.values()) or f"key-{nb}" for nb, pack in PACKS])
 def test_no_score_depends_on_the_probe_variant(grader, notebook, pack):
