@@ -38,15 +38,17 @@ FAILURE_WORDS = {
     R.NOT_GRADED: "notebook unreadable",
 }
 
-# Incident groups, in the order the page lists them: (key, heading, incident kinds).
+# Incident groups, in the order the page lists them: (key, heading, how the summary says it,
+# incident kinds).
 GROUPS = (
-    ("broken", "Broken or edited notebooks", (R.UNREADABLE, R.SYNTAX_ERROR, R.LOCKED_CELL, R.ANSWER_CELL)),
-    ("time", "Hit the time limit", (R.CELL_TIMEOUT, R.CPU)),
-    ("memory", "Hit the memory limit", (R.MEMORY,)),
-    ("crashed", "Ended their own process", (R.CELL_CRASHED,)),
-    ("errors", "A cell raised an error", (R.CELL_ERROR,)),
-    ("output", "Printed past the output limit", (R.OUTPUT_LIMIT,)),
-    ("refused", "Refused by the sandbox (what was attempted)", (R.REFUSED,)),
+    ("broken", "Broken or edited notebooks", "handed in a broken or edited notebook",
+     (R.UNREADABLE, R.SYNTAX_ERROR, R.LOCKED_CELL, R.ANSWER_CELL)),
+    ("time", "Hit the time limit", "hit the time limit", (R.CELL_TIMEOUT, R.CPU)),
+    ("memory", "Hit the memory limit", "hit the memory limit", (R.MEMORY,)),
+    ("crashed", "Ended their own process", "ended their own process", (R.CELL_CRASHED,)),
+    ("errors", "A cell raised an error", "had a cell that raised an error", (R.CELL_ERROR,)),
+    ("output", "Printed past the output limit", "printed past the output limit", (R.OUTPUT_LIMIT,)),
+    ("refused", "Refused by the sandbox (what was attempted)", "tried something the sandbox refused", (R.REFUSED,)),
 )
 
 
@@ -105,6 +107,7 @@ class IncidentDetail:
 class IncidentGroup:
     key: str
     heading: str
+    phrase: str                         # the summary's words after the count
     students: StudentList
     details: list[IncidentDetail]       # at most DETAILS_SHOWN
     more: int                           # details not shown
@@ -228,7 +231,7 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
                         key=lambda c: (-c.students.count, order.get(c.notebook, 0), c.function, c.cause))
 
     groups = []
-    for key, heading, kinds in GROUPS:
+    for key, heading, phrase, kinds in GROUPS:
         details = [IncidentDetail(r.student, nb.notebook, i.where, i.detail)
                    for r in results for nb in r.notebooks for i in nb.incidents if i.kind in kinds]
         if key == "broken":     # a notebook not handed in by a student who handed in others
@@ -238,7 +241,7 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
             details.sort(key=lambda d: (d.student, order.get(d.notebook, 0)))
         ids = sorted({d.student for d in details})
         if ids:
-            groups.append(IncidentGroup(key, heading, StudentList(ids), details[:DETAILS_SHOWN],
+            groups.append(IncidentGroup(key, heading, phrase, StudentList(ids), details[:DETAILS_SHOWN],
                                         max(0, len(details) - DETAILS_SHOWN)))
 
     return InsightsView(
@@ -293,6 +296,8 @@ def _histogram(ax, values: list[float], top: float, title: str) -> None:
     ax.set_xlabel("points")
     ax.set_ylabel("students")
     ax.set_xlim(0, top)
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))     # students come whole
 
 
 def plots(view: InsightsView) -> dict[str, str]:
@@ -311,10 +316,15 @@ def plots(view: InsightsView) -> dict[str, str]:
     fig.tight_layout()
     out["notebooks"] = _png(fig)
 
-    out["functions"] = _pass_rates(plt, [f"{f.function}" for f in view.functions],
+    twice = {f.function for f in view.functions if sum(g.function == f.function for g in view.functions) > 1}
+
+    def label(notebook: str, function: str) -> str:
+        return f"{function} ({notebook})" if function in twice else function
+
+    out["functions"] = _pass_rates(plt, [label(f.notebook, f.function) for f in view.functions],
                                    [100 * f.rate for f in view.functions],
                                    "Functions, hardest first", "% of students passing every check")
-    out["checks"] = _pass_rates(plt, [f"{c.function}: {c.check}" for c in view.checks],
+    out["checks"] = _pass_rates(plt, [f"{label(c.notebook, c.function)}: {c.check}" for c in view.checks],
                                 [100 * c.rate for c in view.checks], "Checks, hardest first",
                                 "% of students passing")
     return out

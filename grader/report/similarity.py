@@ -10,7 +10,7 @@ a class's answer cells rather than for whole files:
    hide a copy. Keywords, builtins and attribute names (`np.outer`, `.T`) are kept: they are
    what the code does. Line breaks inside brackets are layout too.
 2. `grams`: every run of K tokens is one k-gram (the cells are small, so all of them are kept;
-   winnowing's sampling is not needed).
+   winnowing's sampling is not needed), a string of K characters (`Vocabulary`).
 3. Per function, the k-grams of the release's own stub are removed (the template every
    student starts from), and so are the k-grams that more than max(COMMON_MIN, COMMON_SHARE
    of the class) students share: `np.maximum(0, z)` written by half the class is what the
@@ -133,9 +133,31 @@ def canonical(code: str) -> list[str]:
     return out
 
 
-def grams(texts: list[str]) -> set[tuple[str, ...]]:
-    """Every run of K tokens."""
-    return set(zip(*(texts[i:] for i in range(K))))
+class Vocabulary:
+    """Token texts as single characters, so that a k-gram is a K-character string: slicing
+    and hashing a short string is several times cheaper than building a tuple of K strings.
+    (Past a million distinct tokens, characters are reused: two rare tokens may then look
+    alike, which only ever adds a shared k-gram.)"""
+
+    _FIRST, _SPAN = 0xE000, 0x100000 - 0xE000     # above the surrogates, within Unicode
+
+    def __init__(self):
+        self._chars: dict[str, str] = {}
+
+    def encode(self, texts: list[str]) -> str:
+        chars = self._chars
+        out = []
+        for t in texts:
+            c = chars.get(t)
+            if c is None:
+                c = chars[t] = chr(self._FIRST + len(chars) % self._SPAN)
+            out.append(c)
+        return "".join(out)
+
+
+def grams(encoded: str) -> set[str]:
+    """Every run of K tokens of an encoded token string (Vocabulary.encode)."""
+    return {encoded[i:i + K] for i in range(len(encoded) - K + 1)}
 
 
 def common_limit(students: int) -> int:
@@ -143,12 +165,12 @@ def common_limit(students: int) -> int:
     return max(COMMON_MIN, int(COMMON_SHARE * students))
 
 
-def _marked_lines(code: str, shared: set) -> list[tuple[str, bool]]:
+def _marked_lines(code: str, shared: set, vocabulary: Vocabulary) -> list[tuple[str, bool]]:
     toks = tokens(code)
-    texts = [t for t, _ in toks]
+    encoded = vocabulary.encode([t for t, _ in toks])
     marked: set[int] = set()
     for i in range(len(toks) - K + 1):
-        if tuple(texts[i:i + K]) in shared:
+        if encoded[i:i + K] in shared:
             marked.update(range(toks[i][1], toks[i + K - 1][1] + 1))
     return [(line, n in marked) for n, line in enumerate(code.splitlines(), start=1)]
 
@@ -161,10 +183,11 @@ def similar_pairs(template: Mapping[str, str], codes: Mapping[str, Mapping[str, 
     functions = sorted({f for mine in codes.values() for f in mine})
     limit = common_limit(len(codes))
     seen: dict[str, set] = {}           # the same cell (a stub, the key) is read once
+    vocabulary = Vocabulary()
 
     def grams_of(code: str) -> set:
         if code not in seen:
-            seen[code] = grams(canonical(code))
+            seen[code] = grams(vocabulary.encode(canonical(code)))
         return seen[code]
 
     uncommon: dict[str, dict[str, set]] = {}
@@ -175,7 +198,7 @@ def similar_pairs(template: Mapping[str, str], codes: Mapping[str, Mapping[str, 
         writers = Counter(g for gs in mine.values() for g in gs)
         mine = {s: {g for g in gs if writers[g] <= limit} for s, gs in mine.items()}
         uncommon[function] = mine
-        index: dict[tuple, list[str]] = defaultdict(list)
+        index: dict[str, list[str]] = defaultdict(list)
         for student in sorted(mine):
             for g in mine[student]:
                 index[g].append(student)
@@ -201,8 +224,8 @@ def similar_pairs(template: Mapping[str, str], codes: Mapping[str, Mapping[str, 
         matches = []
         for f, n, w, score in sorted(found, key=lambda x: (-x[3], x[0])):
             both = uncommon[f][a] & uncommon[f][b]
-            matches.append(FunctionMatch(f, score, n, w, _marked_lines(codes[a][f], both),
-                                         _marked_lines(codes[b][f], both)))
+            matches.append(FunctionMatch(f, score, n, w, _marked_lines(codes[a][f], both, vocabulary),
+                                         _marked_lines(codes[b][f], both, vocabulary)))
         out.append(Pair(a, b, inter / union, matches))
     out.sort(key=lambda p: (-p.score, p.a, p.b))
     return out[:MAX_PAIRS]
