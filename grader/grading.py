@@ -215,10 +215,15 @@ def call_incidents(results: list[CheckResult], seen: set) -> list[Incident]:
         elif c.failure == R.RAISED:
             raised = c.message.partition(" raised ")[2]
             exception = raised.splitlines()[0] if raised else ""
-            if exception.startswith("MemoryError"):
-                incident = Incident(R.MEMORY, c.function, exception[:300])
+            # the exception's type only: its text is the student's and may hold the probe
+            # inputs it was called with (a hidden value), the line that tried is their source
+            kind = exception.partition(":")[0].strip()
+            if kind == "MemoryError":
+                incident = Incident(R.MEMORY, c.function, kind)
             elif refused(raised):
-                incident = Incident(R.REFUSED, c.function, f"{refused(raised)} ({exception})"[:300])
+                tried = refused(raised)
+                incident = Incident(R.REFUSED, c.function,
+                                    (f"{tried} ({kind})" if tried != exception else kind)[:300])
             else:
                 continue
         else:

@@ -85,13 +85,16 @@ def build(course: Course) -> InsightsSummary:
     results = final_results(course, results)
     template, codes = class_codes(course, [r.student for r in results])
     pairs = similarity.similar_pairs(template, codes)
+    graded = {r.student for r in results}
     view = page.insights_view(course, results, pairs=pairs, run=_run_record(course),
-                              built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                              built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              ungraded=[s for s in students if s not in graded])
     out_dir = course.insights_html().parent
 
     def feedback_href(student: str) -> str:
         target = course.feedback_student_dir(student) / "feedback.html"
-        return quote(os.path.relpath(target, out_dir).replace(os.sep, "/"))
+        # surrogateescape: a folder name that is not UTF-8 links to its own bytes
+        return quote(os.path.relpath(target, out_dir).replace(os.sep, "/"), errors="surrogateescape")
 
     html = page.insights_html(view, feedback_href)
     files.write_text(course.insights_html(), html)

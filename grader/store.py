@@ -109,9 +109,10 @@ class RunLock:
 def load_result(course: Course, student: str) -> SubmissionResult | None:
     try:
         data = json.loads(course.result_record(student).read_text(encoding="utf-8"))
-        return SubmissionResult.from_dict(data)
+        result = SubmissionResult.from_dict(data)
     except (OSError, ValueError, TypeError, KeyError):
         return None   # absent, or unreadable: the student is graded again
+    return result if result.student == student else None   # another student's file: not this one's
 
 
 def is_graded(course: Course, student: str, fingerprint: str) -> bool:

@@ -303,10 +303,13 @@ def test_names_and_layout_do_not_matter_but_operations_do():
 @pytest.mark.slow
 def test_a_class_of_1000_gives_a_small_page(tmp_path):
     course = course_mod.load(copy_course(tmp_path))
-    students = S.write_synthetic_class(course, 1000)
+    students = S.write_synthetic_class(course, 1001)
+    course.result_record(students[-1]).unlink()          # handed in after the run: not graded yet
     out = insights.build(course)
     assert out.students == 1000 and out.bytes < 600_000, out.bytes
-    assert [(p.a, p.b) for p in out.view.pairs] == [(students[i - 1], students[i]) for i in range(99, 1000, 100)]
+    assert out.view.ungraded.ids == [students[-1]]
+    assert f'<span class="sid">{students[-1]}</span>' in out.html.read_text(encoding="utf-8")
+    assert [(p.a, p.b) for p in out.view.pairs] == [(students[i - 1], students[i]) for i in range(99, 1001, 100)]
     html = out.html.read_text(encoding="utf-8")
     assert html.count('class="sid"') < 3000            # ids are cut per row; the CSV has them all
     rows = list(csv.DictReader(out.csv.open(encoding="utf-8")))
@@ -322,3 +325,76 @@ def test_insights_without_results_exits_non_zero_in_one_line(course_copy):
     assert "no results" in r.output and "autograde nn_intro" in r.output
     r = CliRunner().invoke(cli, ["insights", "nn_intr", "--course", str(course_copy)])
     assert r.exit_code != 0 and len(r.output.strip().splitlines()) == 1 and "nn_intr" in r.output
+
+
+# ---------------------------------------------------------------------------------------
+# What a hostile or odd class cannot do to the page (found by a review; each was a crash,
+# a hang or a miss)
+
+
+def test_the_lexer_cannot_be_made_to_backtrack():
+    # a run of spaces before a character no token matches took ~4x longer per two spaces
+    assert similarity.canonical(" " * 60 + "\v") == []
+    assert similarity.canonical("def f(z):\n" + " " * 60 + "\xa0return z") == \
+        ["def", "V", "(", "V", ")", ":", "NEWLINE", "return", "V"]
+    assert similarity.canonical(" " * 60 + "$") == ["$"]
+
+
+def test_a_copy_of_many_short_functions_is_found():
+    rng = __import__("random").Random(1)
+
+    def short(i, s):
+        return f"def f{i}(z):\n    return np.clip(z * {rng.randrange(1000)}, 0, {i})\n"
+
+    codes = {f"s{k}": {f"f{i}": short(i, k) for i in range(15)} for k in range(40)}
+    codes["copy"] = dict(codes["s7"])
+    pairs = similarity.similar_pairs({}, codes)
+    assert [(p.a, p.b) for p in pairs] == [("copy", "s7")]
+    assert all(m.evidence < similarity.MIN_EVIDENCE for m in pairs[0].functions)   # none enough alone
+
+
+def test_what_many_students_share_is_bounded_and_pairs_no_one():
+    assert similarity.common_limit(1000) == similarity.COMMON_MAX
+    table = "W = [" + ", ".join(str(i) for i in range(400)) + "]\n"
+    codes = {f"s{k:03d}": {"f": table + f"x = {k}\n"} for k in range(similarity.COMMON_MAX + 1)}
+    codes.update({f"t{k:03d}": {"f": f"y = {k} * {k + 1}\n"} for k in range(200)})
+    assert similarity.similar_pairs({}, codes) == []
+    del codes["s000"]                                 # ten of them: still beyond the template, listed
+    assert len(similarity.similar_pairs({}, codes)) == 45
+
+
+def test_text_utf8_cannot_write_is_shown_escaped(tmp_path):
+    course = course_mod.load(copy_course(tmp_path))
+    a, b = S.write_synthetic_class(course, 2, copied_every=2)
+    for student in (a, b):                      # a lone surrogate, as a notebook's JSON may hold
+        for path in course.submission_dir(student).glob("*.ipynb"):
+            path.write_text(path.read_text().replace("_mine_0", "_mine_0  # \\ud800"), encoding="utf-8")
+    out = insights.build(course)
+    assert [(p.a, p.b) for p in out.view.pairs] == [(a, b)]
+    assert "\\ud800" in out.html.read_text(encoding="utf-8")
+
+
+def test_a_result_filed_under_another_student_is_not_theirs(tmp_path):
+    course = course_mod.load(copy_course(tmp_path))
+    a, b = S.write_synthetic_class(course, 2, copied_every=0)
+    record = course.result_record(b)
+    record.write_text(record.read_text().replace(f'"student": "{b}"', '"student": "../ada"'))
+    out = insights.build(course)
+    assert out.students == 1 and out.view.ungraded.ids == [b]
+
+
+def test_incidents_name_what_was_tried_never_the_exceptions_text():
+    from grader import results as R
+    from grader.grading import call_incidents
+
+    def raised(function, text):
+        return R.CheckResult("03_activations", function, "values", "t", 0.0, 1.0, False,
+                             f"case 'x': {function} raised {text}", failure=R.RAISED)
+
+    found = call_incidents([
+        raised("relu", "MemoryError: z=array([ 0.7311, -2.25 ])"),
+        raised("tanh", "PermissionError: [Errno 13] Permission denied: '/tmp/0.7311'\n"
+                       '  File "<cell tanh_answer>", line 3, in tanh\n    open(f"/tmp/{z[0]}", "w")'),
+    ], set())
+    assert [(i.kind, i.where, i.detail) for i in found] == [
+        (R.MEMORY, "relu", "MemoryError"), (R.REFUSED, "tanh", 'open(f"/tmp/{z[0]}", "w") (PermissionError)')]

@@ -11,13 +11,14 @@ from .. import files
 from ..course import Course
 from ..results import SubmissionResult, latest_per_student
 from .scores import fmt_points, points
+from .text import encodable
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_text(value: str) -> str:
     """A text cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    value = str(value)
+    value = encodable(value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 

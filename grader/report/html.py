@@ -1,5 +1,6 @@
 """The Jinja2 environment every HTML page of ours is rendered with: templates beside this
-file, autoescape on with html.escape's entities, undefined names an error."""
+file, autoescape on with html.escape's entities, text UTF-8 cannot write escaped (lone
+surrogates), undefined names an error."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -15,8 +16,10 @@ def _environment():
     import jinja2
     from markupsafe import Markup
 
+    from .text import encodable
+
     def escape(value):      # html.escape's entities, as every other page of ours writes them
-        return value if isinstance(value, Markup) else Markup(html.escape(str(value), quote=True))
+        return value if isinstance(value, Markup) else Markup(html.escape(encodable(value), quote=True))
 
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE)), autoescape=True, finalize=escape,
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,

@@ -41,7 +41,7 @@ FAILURE_WORDS = {
 # Incident groups, in the order the page lists them: (key, heading, how the summary says it,
 # incident kinds).
 GROUPS = (
-    ("broken", "Broken or edited notebooks", "handed in a broken or edited notebook",
+    ("broken", "Missing, broken or edited notebooks", "left out a notebook or handed in a broken or edited one",
      (R.UNREADABLE, R.SYNTAX_ERROR, R.LOCKED_CELL, R.ANSWER_CELL)),
     ("time", "Hit the time limit", "hit the time limit", (R.CELL_TIMEOUT, R.CPU)),
     ("memory", "Hit the memory limit", "hit the memory limit", (R.MEMORY,)),
@@ -169,6 +169,7 @@ class InsightsView:
     run: dict = field(default_factory=dict)     # the class run's own figures
     built_at: str = ""
     unsafe: StudentList = field(default_factory=lambda: StudentList([]))
+    ungraded: StudentList = field(default_factory=lambda: StudentList([]))   # in submitted/, no result yet
 
 
 def _nothing_submitted(result: SubmissionResult) -> bool:
@@ -184,9 +185,10 @@ def _blank(result: SubmissionResult) -> bool:
 
 
 def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs: Sequence = (),
-                  run: dict | None = None, built_at: str = "") -> InsightsView:
+                  run: dict | None = None, built_at: str = "", ungraded: Sequence[str] = ()) -> InsightsView:
     """The class's insights from its results (one per student, manual grades applied).
-    `pairs`: grader.report.similarity pairs, strongest first; `run`: .grader/last_run.json."""
+    `pairs`: grader.report.similarity pairs, strongest first; `run`: .grader/last_run.json;
+    `ungraded`: students with a submission but no result (not counted anywhere else)."""
     results = sorted(results, key=lambda r: r.student)
     totals = [r.score for r in results]
     notebook_scores = {nb.name: (nb.points, [r.notebook_score(nb.name) for r in results])
@@ -256,6 +258,7 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
         groups=groups, pairs=[_pair_view(p) for p in pairs],
         run=dict(run or {}), built_at=built_at,
         unsafe=StudentList([r.student for r in results if r.isolation == "none"]),
+        ungraded=StudentList(sorted(ungraded)),
     )
 
 
@@ -291,7 +294,8 @@ def _histogram(ax, values: list[float], top: float, title: str) -> None:
     import numpy as np
     edges = np.linspace(0, top, min(int(top), 20) + 1) if top >= 1 else np.linspace(0, 1, 5)
     edges[-1] += 1e-9           # full marks fall in the last bin
-    ax.hist(values, bins=edges, color="#3b6ea5", edgecolor="white")
+    # extra credit above the maximum and anything below 0 land in the end bins, not off the axis
+    ax.hist(np.clip(values, 0, top), bins=edges, color="#3b6ea5", edgecolor="white")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("points")
     ax.set_ylabel("students")
@@ -375,6 +379,8 @@ def insights_rows(view: InsightsView) -> list[list]:
                      " ".join(c.students.ids)])
     rows.append(["nothing_submitted", "", "", "", "submitted no notebook", view.nothing.count, view.students,
                  " ".join(view.nothing.ids)])
+    rows.append(["ungraded", "", "", "", "submitted, not graded yet", view.ungraded.count, view.students,
+                 " ".join(view.ungraded.ids)])
     rows.append(["blank", "", "", "", "submitted, implemented nothing", view.blank.count, view.students,
                  " ".join(view.blank.ids)])
     for g in view.groups:

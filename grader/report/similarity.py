@@ -13,7 +13,7 @@ a class's answer cells rather than for whole files:
    winnowing's sampling is not needed), a string of K characters (`Vocabulary`).
 3. Per function, the k-grams of the release's own stub are removed (the template every
    student starts from), and so are the k-grams that more than max(COMMON_MIN, COMMON_SHARE
-   of the class) students share: `np.maximum(0, z)` written by half the class is what the
+   of the class), at most COMMON_MAX, students share: `np.maximum(0, z)` written by half the class is what the
    class shares anyway, not a sign of copying.
 4. An inverted index from each remaining (uncommon) k-gram to the students who wrote it gives
    the pairs that share any at all, with no all-pairs loop: the cost grows with the class
@@ -22,8 +22,9 @@ a class's answer cells rather than for whole files:
    Its evidence there is the shared uncommon k-grams, each weighted by how rare it is: 1 for
    a k-gram only the two wrote, 1/(w - 1) for one w students wrote (a mistake 30 students of
    1,000 make in the same words is not evidence that two of them copied). The pair is listed
-   when some function reaches MIN_SCORE with at least MIN_EVIDENCE; its overall score is the
-   Jaccard index over all the functions together.
+   when some function reaches MIN_SCORE with at least MIN_EVIDENCE, or all its functions
+   together do (a copy of many short functions); its overall score is the Jaccard index over
+   all the functions together.
 
 Code with a syntax error is read as far as it goes (the lexer never fails). Nothing here
 runs student code.
@@ -40,14 +41,17 @@ from typing import Mapping
 
 K = 8                   # tokens per k-gram: about one short statement
 COMMON_SHARE = 0.05     # a k-gram more than this share of the class wrote is common ...
-COMMON_MIN = 3          # ... and so is one more than this many students wrote, in a small class
+COMMON_MIN = 3          # ... and so is one more than this many students wrote, in a small class,
+COMMON_MAX = 10         # ... and one more than this many wrote, in a large one (so a k-gram makes
+                        #     at most 45 pairs: 50 of 1,000 pasting one table cost 23 s a function)
 MIN_EVIDENCE = 25.0     # rarity-weighted uncommon k-grams two students must share in one function ...
 MIN_SCORE = 0.5         # ... and the Jaccard index they must reach there, to be listed
 MAX_PAIRS = 200         # pairs returned at most (strongest first)
 
 _KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 _LEXER = re.compile(r"""
-    (?:[ \t\r\f]+|\\\n|\#[^\n]*(?=\n|\Z))*   # layout and comments, skipped before every token
+    (?:[^\S\n]|\\\n|\#[^\n]*(?=\n|\Z))*      # layout and comments, skipped before every token
+                                             # (one character a step: no way to backtrack into)
     (?:
       (?P<string>(?:[rRbBuUfF]{1,2})?(?:\"\"\"[\s\S]*?(?:\"\"\"|\Z)|'\'\'[\s\S]*?(?:'\'\'|\Z)
                                      |"(?:\\.|[^"\\\n])*"?|'(?:\\.|[^'\\\n])*'?))
@@ -55,7 +59,7 @@ _LEXER = re.compile(r"""
     | (?P<newline>\n)
     | (?P<end>\Z)
     | (?P<op>0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?[jJ]?
-         |\*\*=?|//=?|>>=?|<<=?|->|:=|\.\.\.|[-+*/%@&|^=!<>]=|[-+*/%@&|^~<>=.,:;()\[\]{}]|\S)
+         |\*\*=?|//=?|>>=?|<<=?|->|:=|\.\.\.|[-+*/%@&|^=!<>]=|[-+*/%@&|^~<>=.,:;()\[\]{}]|.)
     )
 """, re.VERBOSE)
 _OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
@@ -162,7 +166,7 @@ def grams(encoded: str) -> set[str]:
 
 def common_limit(students: int) -> int:
     """How many students may write a k-gram before it counts as what the class shares anyway."""
-    return max(COMMON_MIN, int(COMMON_SHARE * students))
+    return min(COMMON_MAX, max(COMMON_MIN, int(COMMON_SHARE * students)))
 
 
 def _marked_lines(code: str, shared: set, vocabulary: Vocabulary) -> list[tuple[str, bool]]:
@@ -217,10 +221,13 @@ def similar_pairs(template: Mapping[str, str], codes: Mapping[str, Mapping[str, 
     for (a, b), per_function in shared.items():
         found = [(f, n, w, n / (len(uncommon[f][a]) + len(uncommon[f][b]) - n))
                  for f, (n, w) in per_function.items()]
-        if not any(w >= MIN_EVIDENCE and score >= MIN_SCORE for _, _, w, score in found):
-            continue
         inter = sum(n for _, n, _, _ in found)
         union = sum(len(uncommon[f].get(a, ())) + len(uncommon[f].get(b, ())) for f in functions) - inter
+        in_one = any(w >= MIN_EVIDENCE and score >= MIN_SCORE for _, _, w, score in found)
+        # ... or across many short functions, none enough alone
+        in_all = sum(w for _, _, w, _ in found) >= MIN_EVIDENCE and inter / union >= MIN_SCORE
+        if not (in_one or in_all):
+            continue
         matches = []
         for f, n, w, score in sorted(found, key=lambda x: (-x[3], x[0])):
             both = uncommon[f][a] & uncommon[f][b]

@@ -6,6 +6,17 @@ import re
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+def encodable(text) -> str:
+    """Text that UTF-8 can write: lone surrogates (a "\\ud800" escape in a notebook's JSON, a
+    folder name that is not UTF-8) become their backslash escapes instead of failing the write."""
+    text = str(text)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def printable(text) -> str:
     """For a terminal or a one-line field: control characters become '?'."""
     return _CONTROL.sub("?", str(text))
