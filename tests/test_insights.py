@@ -60,14 +60,15 @@ def write_class(course) -> dict[str, str]:
     for name in HOSTILE:
         S.write_bug(folder(f"hostile-{name}"), name)
         made[f"hostile-{name}"] = name
-    # refused by the sandbox, not caught: in a cell (a write into numpy's own files) and in a call (the network)
+    # refused by the sandbox, not caught: in a cell (a write into the system's files: read-only in
+    # the namespace, another owner's in uid mode) and in a call (the network)
     S.write_submission(folder("tamper"), {"03_activations": {"tanh": (
-        "import pathlib\npathlib.Path(np.__file__).write_text('pwned')\n"
+        "import pathlib\npathlib.Path('/usr/pwned.txt').write_text('pwned')\n"
         "def tanh(z):\n    return np.tanh(z)\n")}})
     S.write_submission(folder("phone-home"), {"03_activations": {"relu": (
         "import socket\ndef relu(z):\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
         "    return np.maximum(0.0, z)\n")}})
-    made["tamper"], made["phone-home"] = "writes into numpy", "opens a connection"
+    made["tamper"], made["phone-home"] = "writes into /usr", "opens a connection"
     own = {"01_perceptron": {"sigmoid": _copied(S.CORRECT["sigmoid_masks"][2])},
            "02_xor_network": {"forward": S.CORRECT["forward_loops"][2], "backward": S.CORRECT["backward_loops"][2]}}
     S.write_submission(folder("gus"), own)
@@ -164,7 +165,7 @@ def test_the_submissions_that_need_a_person_are_named(browser, built):
     assert groups["refused"] == ["phone-home", "tamper"]
     assert "key" not in {s for ids in groups.values() for s in ids}
     text = " ".join(page.js("document.querySelector('#group-refused').innerText").split())
-    assert "pathlib.Path(np.__file__).write_text('pwned')" in text       # what was attempted, in the student's words
+    assert "pathlib.Path('/usr/pwned.txt').write_text('pwned')" in text  # what was attempted, in the student's words
     assert "socket.create_connection(('192.0.2.1', 80), timeout=1)" in text and "relu" in text
 
 
@@ -225,12 +226,11 @@ def test_the_csv_has_every_student_the_page_cuts(built):
     passed, full, causes, students = expected_counts(course)
     checks = {f"{r['notebook']}/{r['function']}/{r['check']}": int(r["count"]) for r in rows if r["section"] == "check"}
     assert checks == passed
-    cause_rows = {f"{r['notebook']}/{r['function']}/{r['what']}": set(r["students"].split(" "))
+    cause_rows = {f"{r['notebook']}/{r['function']}/{r['what']}": set(r["students"].split("; "))
                   for r in rows if r["section"] == "cause"}
-    assert cause_rows.keys() == causes.keys()      # ids hold spaces (o'brien & <co>): compare as text below
-    for key, who in causes.items():
-        assert next(r["students"] for r in rows if r["section"] == "cause"
-                    and f"{r['notebook']}/{r['function']}/{r['what']}" == key) == " ".join(sorted(who))
+    assert cause_rows == causes                   # ids with spaces (o'brien & <co>) stay whole
+    pair = next(r for r in rows if r["section"] == "similar")
+    assert pair["students"].split("; ") == ["gus", COPIER]
 
 
 # ---------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ def test_a_class_of_1000_gives_a_small_page(tmp_path):
     html = out.html.read_text(encoding="utf-8")
     assert html.count('class="sid"') < 3000            # ids are cut per row; the CSV has them all
     rows = list(csv.DictReader(out.csv.open(encoding="utf-8")))
-    assert sum(len(r["students"].split()) for r in rows if r["section"] == "check") > 5000
+    assert sum(len(r["students"].split("; ")) for r in rows if r["section"] == "check") > 5000
 
 
 def test_insights_without_results_exits_non_zero_in_one_line(course_copy):

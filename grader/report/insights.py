@@ -360,32 +360,33 @@ def _plural(n: int, word: str) -> str:
     return word if n == 1 else word + "s"
 
 
+IDS = "; "               # between student ids in a CSV cell (an id may hold spaces)
 CSV_COLUMNS = ["section", "notebook", "function", "check", "what", "count", "of", "students"]
 
 
 def insights_rows(view: InsightsView) -> list[list]:
     """The CSV's rows (after CSV_COLUMNS): every check, function, cause, incident group and pair,
-    with every student id (space-separated)."""
+    with every student id (separated by IDS)."""
     rows: list[list] = []
     for c in view.checks:
         failures = "; ".join(f"{w}: {n}" for w, n in c.failures)
         rows.append(["check", c.notebook, c.function, c.check, f"{c.title}" + (f" ({failures})" if failures else ""),
-                     c.passed, c.of, " ".join(c.failed.ids)])
+                     c.passed, c.of, IDS.join(c.failed.ids)])
     for f in view.functions:
         rows.append(["function", f.notebook, f.function, "", "passed every check", f.full, f.of,
-                     " ".join(f.missed.ids)])
+                     IDS.join(f.missed.ids)])
     for c in view.causes:
         rows.append(["cause", c.notebook, c.function, "", c.cause, c.students.count, view.students,
-                     " ".join(c.students.ids)])
+                     IDS.join(c.students.ids)])
     rows.append(["nothing_submitted", "", "", "", "submitted no notebook", view.nothing.count, view.students,
-                 " ".join(view.nothing.ids)])
+                 IDS.join(view.nothing.ids)])
     rows.append(["ungraded", "", "", "", "submitted, not graded yet", view.ungraded.count, view.students,
-                 " ".join(view.ungraded.ids)])
+                 IDS.join(view.ungraded.ids)])
     rows.append(["blank", "", "", "", "submitted, implemented nothing", view.blank.count, view.students,
-                 " ".join(view.blank.ids)])
+                 IDS.join(view.blank.ids)])
     for g in view.groups:
-        rows.append([g.key, "", "", "", g.heading, g.students.count, view.students, " ".join(g.students.ids)])
+        rows.append([g.key, "", "", "", g.heading, g.students.count, view.students, IDS.join(g.students.ids)])
     for p in view.pairs:
         rows.append(["similar", "", " ".join(f.function for f in p.functions), "", f"score {p.score:.2f}", 2,
-                     view.students, f"{p.a} {p.b}"])
+                     view.students, IDS.join([p.a, p.b])])
     return rows
