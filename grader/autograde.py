@@ -45,6 +45,7 @@ class RunSummary:
     seconds: float                      # grading time (the executor's), start-up excluded
     results: list[SubmissionResult] = field(default_factory=list)   # every student's latest
     isolation: str = ""                 # how student code was isolated in this run
+    unusable: list[str] = field(default_factory=list)   # folders in submitted/ not graded, and why
 
     @property
     def per_submission(self) -> float:
@@ -73,6 +74,9 @@ def select_students(course: Course, wanted: list[str] | tuple[str, ...] | None =
             raise AutogradeError(f"no submission for {', '.join(missing)} in {course.submitted_dir()}")
         return list(dict.fromkeys(wanted))
     if not found:
+        unusable = course.unusable_folders()
+        if unusable:
+            raise AutogradeError(f"no usable submission folder: {unusable[0]}")
         raise AutogradeError(f"no submissions in {course.submitted_dir()} "
                              f"(expected submitted/<student>/{course.assignment}/)")
     return found
@@ -96,6 +100,7 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
     from .sandbox import IsolationUnavailable
 
     # -- everything that can be refused, before any work --------------------------------
+    wanted = bool(students)
     students = select_students(course, students)
     if executor not in EXECUTORS:
         raise AutogradeError(f"unknown executor {executor!r} (choose {' or '.join(EXECUTORS)})")
@@ -111,6 +116,7 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
         raise AutogradeError(str(exc)) from None
     with _course_lock(course, wait):
         store.sweep_temp_files(course)          # leftovers of a killed run
+        unusable = [] if wanted else course.unusable_folders()   # graded by no one: said, not skipped silently
         fingerprints = {s: grader.submission_fingerprint(s) for s in students}
         todo = [s for s in students if force or not store.is_graded(course, s, fingerprints[s])]
         if progress:
@@ -143,9 +149,10 @@ def autograde(course: Course, students: list[str] | tuple[str, ...] | None = Non
             "students": len(results), "workers": workers, "executor": executor,
             "isolation": grader.isolation, "grader_version": __version__,
             "grader_fingerprint": grader.fingerprint, "references": references.fingerprint(),
+            "unusable_folders": unusable,
         })
     return RunSummary(graded=len(todo), skipped=len(students) - len(todo), seconds=seconds,
-                      results=results, isolation=grader.isolation)
+                      results=results, isolation=grader.isolation, unusable=unusable)
 
 
 def final_results(course: Course, results: list[SubmissionResult]) -> list[SubmissionResult]:

@@ -2,8 +2,9 @@
 `python -m grader --help`.
 
 Exit status: 0 when the command did its job (students who fail are verdicts, not
-errors); 1 with a one-line reason when the course or the command cannot be used;
-2 for a usage error.
+errors); 1 with a one-line reason when the course or the command cannot be used, or
+(autograde) when a folder in submitted/ cannot be a student id and was not graded
+(everyone else was); 2 for a usage error.
 """
 from __future__ import annotations
 
@@ -131,6 +132,11 @@ def autograde(assignment, students, force, workers, executor, scheduler, no_grad
     click.echo(f"isolation: {DESCRIPTIONS.get(summary.isolation, summary.isolation)}")
     click.echo(report.class_table(summary.results, course))
     click.echo(f"what the class got wrong: python -m grader insights {course.assignment}")
+    for line in summary.unusable:
+        click.echo(f"not graded: {line}", err=True)
+    if summary.unusable:
+        raise Fail(f"{len(summary.unusable)} folder(s) in {course.submitted_dir().name}/ could not be graded "
+                   "(listed above); everyone else was")
 
 
 @cli.command()

@@ -10,6 +10,8 @@ is named by one method of `Course` below, and nowhere else.
 """
 from __future__ import annotations
 
+import os
+import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -201,11 +203,37 @@ class Course:
                 self.insights_dir(), self.gradebook_path()]
 
     def students(self) -> list[str]:
-        """The ids of every student with a folder in submitted/, sorted."""
+        """The ids of every student with a folder in submitted/, sorted; a folder whose
+        name cannot be a student id is left out (see `unusable_folders`)."""
+        return [name for name, reason in self._student_folders() if reason is None]
+
+    def unusable_folders(self) -> list[str]:
+        """One line per folder in submitted/ whose name cannot be a student id (and so is
+        not graded): which folder, why, what to do."""
+        return [f"{self.submitted_dir().name}/{os.fsencode(name)!r:.80}: {reason}; rename it to the student's id"
+                for name, reason in self._student_folders() if reason is not None]
+
+    def _student_folders(self) -> list[tuple[str, str | None]]:
         root = self.submitted_dir()
         if not root.is_dir():
             return []
-        return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return [(name, id_problem(name)) for name in names]
+
+
+def id_problem(name: str) -> str | None:
+    """Why a folder name cannot be a student id, or None. An id is text: it goes into
+    nbgrader's gradebook, the CSVs, the feedback pages and a folder of its own in
+    autograded/ and grader_feedback/."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the folder name is not valid UTF-8"
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        return "the folder name holds a control character"
+    if "\\" in name:
+        return "the folder name holds a backslash"
+    return None
 
 
 def folder_name(student: str) -> str:

@@ -88,7 +88,8 @@ def build(course: Course) -> InsightsSummary:
     graded = {r.student for r in results}
     view = page.insights_view(course, results, pairs=pairs, run=_run_record(course),
                               built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                              ungraded=[s for s in students if s not in graded])
+                              ungraded=[s for s in students if s not in graded],
+                              unusable=course.unusable_folders())
     out_dir = course.insights_html().parent
 
     def feedback_href(student: str) -> str:

@@ -291,3 +291,41 @@ def test_export_fills_the_lms_columns_from_a_roster_and_writes_moodles_format(co
     assert list(csv.reader((root / "grades_lms.csv").open()))[1][0] == "Points Possible"
     roster.write_text("id,name\nx,y\n")
     one_line_error(run("export", "--roster", str(roster), cwd=root), "has no 'student' column")
+
+
+def test_a_folder_that_cannot_be_a_student_id_is_named_and_everyone_else_is_graded(course_root):
+    """A folder name that is not UTF-8 (an archive unpacked on another system), or holds a
+    control character or a backslash, cannot be an id in nbgrader's gradebook, the CSVs or
+    a feedback page: the class run grades everyone else, names each such folder and how to
+    fix it, and exits 1; renaming the folder is the fix."""
+    root = course_root
+    submit(root, "ada", "key")
+    submit(root, "bo", "blank")
+    bad = os.fsdecode(b"z\xe9d")
+    for name in (bad, "tab\there"):
+        shutil.copytree(root / "submitted" / "ada", root / "submitted" / name)
+    first = run("autograde", ASSIGNMENT, "--no-gradebook", cwd=root)
+    assert first.returncode == 1, (first.stdout, first.stderr)
+    assert counts(subprocess.CompletedProcess(first.args, 0, first.stdout, "")) == (2, 0)
+    errors = first.stderr.strip().splitlines()
+    assert errors[-3:] == [
+        "not graded: submitted/b'tab\\there': the folder name holds a control character; rename it to the student's id",
+        "not graded: submitted/b'z\\xe9d': the folder name is not valid UTF-8; rename it to the student's id",
+        "error: 2 folder(s) in submitted/ could not be graded (listed above); everyone else was"]
+    assert grades_csv(root) == {"ada": 33.0, "bo": 0.0}
+    assert sorted(p.name for p in (root / "autograded").iterdir()) == ["ada", "bo"]
+
+    page = run("insights", ASSIGNMENT, cwd=root)
+    assert page.returncode == 0, page.stderr
+    html = (root / "insights" / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    assert 'id="unusable"' in html and "submitted/b&#x27;z\\xe9d&#x27;: the folder name is not valid UTF-8" in html
+
+    (root / "submitted" / bad).rename(root / "submitted" / "zed")
+    shutil.rmtree(root / "submitted" / "tab\there")
+    assert counts(run("autograde", ASSIGNMENT, "--no-gradebook", cwd=root)) == (1, 2)
+    assert grades_csv(root) == {"ada": 33.0, "bo": 0.0, "zed": 33.0}
+
+    shutil.rmtree(root / "submitted")
+    (root / "submitted" / bad / ASSIGNMENT).mkdir(parents=True)
+    one_line_error(run("autograde", ASSIGNMENT, cwd=root),
+                   "no usable submission folder: submitted/b'z\\xe9d': the folder name is not valid UTF-8")

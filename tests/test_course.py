@@ -1,5 +1,6 @@
 """course.yaml is the single source of truth: the checks and the notebooks agree with it."""
 import json
+import os
 
 import pytest
 
@@ -99,3 +100,20 @@ def test_an_unknown_top_level_key_is_one_clear_error(tmp_path):
         "course_id: x\nassignment: a\nvariant: 4\nnotebooks: {nb: {f: {c: {points: 1}}}}\n")
     with pytest.raises(CourseError, match="unknown key 'variant'"):
         load(tmp_path)
+
+
+def test_a_folder_name_that_cannot_be_a_student_id_is_left_out_and_said(tmp_path):
+    (tmp_path / "course.yaml").write_text("course_id: x\nassignment: a\nnotebooks: {nb: {f: {c: {points: 1}}}}\n")
+    course = load(tmp_path)
+    names = ["alice", "Zoë Ng", os.fsdecode(b"z\xe9d"), "tab\there", "back\\slash", ".hidden"]
+    for name in names:
+        (course.submitted_dir() / name).mkdir(parents=True)
+    (course.submitted_dir() / "a-file").write_text("not a folder")
+    assert course.students() == ["Zoë Ng", "alice"]
+    lines = course.unusable_folders()
+    assert [line.split(": ", 1)[1].split(";")[0] for line in lines] == [
+        "the folder name holds a backslash", "the folder name holds a control character",
+        "the folder name is not valid UTF-8"]
+    assert lines[2].startswith("submitted/b'z\\xe9d': ") and lines[2].endswith("rename it to the student's id")
+    for line in lines:
+        line.encode("utf-8")       # printable and writable as it is

@@ -170,6 +170,7 @@ class InsightsView:
     built_at: str = ""
     unsafe: StudentList = field(default_factory=lambda: StudentList([]))
     ungraded: StudentList = field(default_factory=lambda: StudentList([]))   # in submitted/, no result yet
+    unusable: list[str] = field(default_factory=list)   # folders whose name cannot be an id: why
 
 
 def _nothing_submitted(result: SubmissionResult) -> bool:
@@ -185,10 +186,12 @@ def _blank(result: SubmissionResult) -> bool:
 
 
 def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs: Sequence = (),
-                  run: dict | None = None, built_at: str = "", ungraded: Sequence[str] = ()) -> InsightsView:
+                  run: dict | None = None, built_at: str = "", ungraded: Sequence[str] = (),
+                  unusable: Sequence[str] = ()) -> InsightsView:
     """The class's insights from its results (one per student, manual grades applied).
     `pairs`: grader.report.similarity pairs, strongest first; `run`: .grader/last_run.json;
-    `ungraded`: students with a submission but no result (not counted anywhere else)."""
+    `ungraded`: students with a submission but no result (not counted anywhere else);
+    `unusable`: Course.unusable_folders(), folders no run can grade until renamed."""
     results = sorted(results, key=lambda r: r.student)
     totals = [r.score for r in results]
     notebook_scores = {nb.name: (nb.points, [r.notebook_score(nb.name) for r in results])
@@ -258,7 +261,7 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
         groups=groups, pairs=[_pair_view(p) for p in pairs],
         run=dict(run or {}), built_at=built_at,
         unsafe=StudentList([r.student for r in results if r.isolation == "none"]),
-        ungraded=StudentList(sorted(ungraded)),
+        ungraded=StudentList(sorted(ungraded)), unusable=list(unusable),
     )
 
 
@@ -382,6 +385,8 @@ def insights_rows(view: InsightsView) -> list[list]:
                  IDS.join(view.nothing.ids)])
     rows.append(["ungraded", "", "", "", "submitted, not graded yet", view.ungraded.count, view.students,
                  IDS.join(view.ungraded.ids)])
+    for line in view.unusable:
+        rows.append(["unusable_folder", "", "", "", line, 1, view.students, ""])
     rows.append(["blank", "", "", "", "submitted, implemented nothing", view.blank.count, view.students,
                  IDS.join(view.blank.ids)])
     for g in view.groups:
