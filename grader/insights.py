@@ -73,6 +73,20 @@ def _run_record(course: Course) -> dict:
         return {}
 
 
+def out_of_date(course: Course, results, run: dict) -> tuple[bool, list[str]]:
+    """(whether the checks, references, course.yaml or grader changed since the last class
+    run, the students whose submission changed after it was graded): results a rerun of
+    autograde would redo. The fingerprints are the ones autograde skips unchanged work by."""
+    from .grading import grader_fingerprint, submission_fingerprint
+
+    now = grader_fingerprint(course)
+    then = run.get("grader_fingerprint") or now
+    changed = [r.student for r in results
+               if r.fingerprint not in {submission_fingerprint(course.submission_dir(r.student), g)
+                                        for g in {now, then}}]
+    return now != then, changed
+
+
 def build(course: Course) -> InsightsSummary:
     """Write the insights page and CSV of the course's graded class; raises AutogradeError
     (one line) when there is nothing to build them from."""
@@ -86,7 +100,10 @@ def build(course: Course) -> InsightsSummary:
     template, codes = class_codes(course, [r.student for r in results])
     pairs = similarity.similar_pairs(template, codes)
     graded = {r.student for r in results}
-    view = page.insights_view(course, results, pairs=pairs, run=_run_record(course),
+    run = _run_record(course)
+    grader_changed, changed = out_of_date(course, results, run)
+    view = page.insights_view(course, results, pairs=pairs, run=run, grader_changed=grader_changed,
+                              changed=changed,
                               built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               ungraded=[s for s in students if s not in graded],
                               unusable=course.unusable_folders())

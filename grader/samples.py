@@ -653,12 +653,14 @@ def write_synthetic_class(course, n: int, seed: int = 0, copied_every: int = 100
 
     from . import results as R
     from .checks import definition
+    from .grading import grader_fingerprint, submission_fingerprint
 
     rng = random.Random(seed)
     bank: dict[str, list[str]] = {}
     for _, function, code in [*BUGS.values(), *FAIR_BUGS.values(), *CORRECT.values()]:
         bank.setdefault(function, []).append(code)
     students = [f"s{i:04d}" for i in range(n)]
+    graded_with = grader_fingerprint(course)
     answers: dict[str, dict[str, dict[str, str | None]]] = {}
     for i, student in enumerate(students):
         if copied_every and i % copied_every == copied_every - 1 and i:
@@ -702,7 +704,8 @@ def write_synthetic_class(course, n: int, seed: int = 0, copied_every: int = 100
             score = sum(c.score for c in checks)
             notebooks.append(R.NotebookResult(nb.name, score, nb.points, checks, incidents=incidents))
         result = R.SubmissionResult(student, course.assignment, sum(nb.score for nb in notebooks), course.points,
-                                    notebooks, graded_at="2026-12-03T09:00:00+00:00", isolation="namespaces")
+                                    notebooks, graded_at="2026-12-03T09:00:00+00:00", isolation="namespaces",
+                                    fingerprint=submission_fingerprint(folder, graded_with))
         record = course.result_record(student)
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(result.to_dict()), encoding="utf-8")

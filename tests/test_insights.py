@@ -164,6 +164,7 @@ def test_the_submissions_that_need_a_person_are_named(browser, built):
     assert "hostile-output_flood" in groups["output"]
     assert groups["refused"] == ["phone-home", "tamper"]
     assert "key" not in {s for ids in groups.values() for s in ids}
+    assert "changed" not in groups and page.js("document.querySelector('#changed, #grader-changed')") is None
     text = " ".join(page.js("document.querySelector('#group-refused').innerText").split())
     assert "pathlib.Path('/usr/pwned.txt').write_text('pwned')" in text  # what was attempted, in the student's words
     assert "socket.create_connection(('192.0.2.1', 80), timeout=1)" in text and "relu" in text
@@ -307,13 +308,39 @@ def test_a_class_of_1000_gives_a_small_page(tmp_path):
     course.result_record(students[-1]).unlink()          # handed in after the run: not graded yet
     out = insights.build(course)
     assert out.students == 1000 and out.bytes < 600_000, out.bytes
-    assert out.view.ungraded.ids == [students[-1]]
+    assert out.view.ungraded.ids == [students[-1]] and out.view.changed.ids == []
     assert f'<span class="sid">{students[-1]}</span>' in out.html.read_text(encoding="utf-8")
     assert [(p.a, p.b) for p in out.view.pairs] == [(students[i - 1], students[i]) for i in range(99, 1001, 100)]
     html = out.html.read_text(encoding="utf-8")
     assert html.count('class="sid"') < 3000            # ids are cut per row; the CSV has them all
     rows = list(csv.DictReader(out.csv.open(encoding="utf-8")))
     assert sum(len(r["students"].split("; ")) for r in rows if r["section"] == "check") > 5000
+
+
+def test_results_a_rerun_would_redo_are_flagged(tmp_path):
+    """A submission changed after it was graded (handed in again), or checks, references or
+    course.yaml changed since the class run: the page counts old results, and says so."""
+    course = course_mod.load(copy_course(tmp_path))
+    a, b, c = S.write_synthetic_class(course, 3, copied_every=0)
+    out = insights.build(course)
+    assert out.view.changed.ids == [] and not out.view.grader_changed
+    resubmitted = course.submission_dir(b) / course.notebooks[0].filename
+    resubmitted.write_text(resubmitted.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    from grader.grading import grader_fingerprint
+    course.run_record().parent.mkdir(parents=True, exist_ok=True)
+    course.run_record().write_text(json.dumps({"grader_fingerprint": grader_fingerprint(course)}))
+    out = insights.build(course)
+    assert out.view.changed.ids == [b] and not out.view.grader_changed
+    html = out.html.read_text(encoding="utf-8")
+    assert 'data-group="changed" data-count="1"' in html and 'id="changed"' in html
+    assert 'id="grader-changed"' not in html
+    rows = {r["section"]: r for r in csv.DictReader(out.csv.open(encoding="utf-8"))}
+    assert rows["changed"]["students"] == b and rows["changed"]["count"] == "1"
+    yaml_path = course.root / "course.yaml"
+    yaml_path.write_text(yaml_path.read_text(encoding="utf-8") + "# a point moved\n", encoding="utf-8")
+    out = insights.build(course)
+    assert out.view.grader_changed and out.view.changed.ids == [b]   # the others: unchanged since graded
+    assert 'id="grader-changed"' in out.html.read_text(encoding="utf-8")
 
 
 def test_insights_without_results_exits_non_zero_in_one_line(course_copy):

@@ -171,6 +171,8 @@ class InsightsView:
     unsafe: StudentList = field(default_factory=lambda: StudentList([]))
     ungraded: StudentList = field(default_factory=lambda: StudentList([]))   # in submitted/, no result yet
     unusable: list[str] = field(default_factory=list)   # folders whose name cannot be an id: why
+    changed: StudentList = field(default_factory=lambda: StudentList([]))    # submission changed after grading
+    grader_changed: bool = False        # checks, references, course.yaml or grader changed since the run
 
 
 def _nothing_submitted(result: SubmissionResult) -> bool:
@@ -187,11 +189,13 @@ def _blank(result: SubmissionResult) -> bool:
 
 def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs: Sequence = (),
                   run: dict | None = None, built_at: str = "", ungraded: Sequence[str] = (),
-                  unusable: Sequence[str] = ()) -> InsightsView:
+                  unusable: Sequence[str] = (), changed: Sequence[str] = (),
+                  grader_changed: bool = False) -> InsightsView:
     """The class's insights from its results (one per student, manual grades applied).
     `pairs`: grader.report.similarity pairs, strongest first; `run`: .grader/last_run.json;
     `ungraded`: students with a submission but no result (not counted anywhere else);
-    `unusable`: Course.unusable_folders(), folders no run can grade until renamed."""
+    `unusable`: Course.unusable_folders(), folders no run can grade until renamed;
+    `changed`, `grader_changed`: grader.insights.out_of_date."""
     results = sorted(results, key=lambda r: r.student)
     totals = [r.score for r in results]
     notebook_scores = {nb.name: (nb.points, [r.notebook_score(nb.name) for r in results])
@@ -262,6 +266,7 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
         run=dict(run or {}), built_at=built_at,
         unsafe=StudentList([r.student for r in results if r.isolation == "none"]),
         ungraded=StudentList(sorted(ungraded)), unusable=list(unusable),
+        changed=StudentList(sorted(changed)), grader_changed=grader_changed,
     )
 
 
@@ -385,6 +390,8 @@ def insights_rows(view: InsightsView) -> list[list]:
                  IDS.join(view.nothing.ids)])
     rows.append(["ungraded", "", "", "", "submitted, not graded yet", view.ungraded.count, view.students,
                  IDS.join(view.ungraded.ids)])
+    rows.append(["changed", "", "", "", "submission changed after it was graded", view.changed.count,
+                 view.students, IDS.join(view.changed.ids)])
     for line in view.unusable:
         rows.append(["unusable_folder", "", "", "", line, 1, view.students, ""])
     rows.append(["blank", "", "", "", "submitted, implemented nothing", view.blank.count, view.students,
