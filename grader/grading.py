@@ -115,6 +115,7 @@ class Grader:
             box.close(wait=False)
         end = time.perf_counter()
         out.incidents.extend(call_incidents(out.checks, {(i.kind, i.where) for i in out.incidents}))
+        out.incidents.extend(attempt_incidents(box.attempts, out.incidents))
         out.score = round(sum(c.score for c in out.checks), 6)
         out.seconds = round(end - start, 4)
         start_s = (t_cells - t_open) + (end - t_close)
@@ -232,6 +233,13 @@ def call_incidents(results: list[CheckResult], seen: set) -> list[Incident]:
             seen.add((incident.kind, incident.where))
             found.append(incident)
     return found
+
+
+def attempt_incidents(attempts: list[tuple[str, str]], incidents: list[Incident]) -> list[Incident]:
+    """What the sandbox's audit hook saw the code try (Sandbox.attempts), where no refusal
+    was seen already: the ones a student caught, or that were not refused."""
+    refused_at = {i.where for i in incidents if i.kind == R.REFUSED}
+    return [Incident(R.ATTEMPTED, where, text) for where, text in attempts if where not in refused_at]
 
 
 def _hash_files(h, paths) -> None:

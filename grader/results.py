@@ -53,8 +53,10 @@ CPU = "cpu"                      # the notebook used up its CPU time
 CELL_CRASHED = "crashed"         # the process died while running a cell (exit, signal)
 OUTPUT_LIMIT = "output_limit"    # the notebook printed more than the output limit
 REFUSED = "refused"              # the sandbox refused something the code tried (network, files)
+ATTEMPTED = "attempted"          # the code tried what the sandbox forbids, refused or not (and
+                                 # perhaps caught): seen by the child's audit hook (sandbox.attempts)
 INCIDENTS = (MISSING, UNREADABLE, LOCKED_CELL, ANSWER_CELL, SYNTAX_ERROR, CELL_ERROR, CELL_TIMEOUT,
-             MEMORY, CPU, CELL_CRASHED, OUTPUT_LIMIT, REFUSED)
+             MEMORY, CPU, CELL_CRASHED, OUTPUT_LIMIT, REFUSED, ATTEMPTED)
 
 
 @dataclass

@@ -293,6 +293,7 @@ def test_export_fills_the_lms_columns_from_a_roster_and_writes_moodles_format(co
     one_line_error(run("export", "--roster", str(roster), cwd=root), "has no 'student' column")
 
 
+@pytest.mark.slow
 def test_a_folder_that_cannot_be_a_student_id_is_named_and_everyone_else_is_graded(course_root):
     """A folder name that is not UTF-8 (an archive unpacked on another system), or holds a
     control character or a backslash, cannot be an id in nbgrader's gradebook, the CSVs or

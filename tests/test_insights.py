@@ -162,12 +162,15 @@ def test_the_submissions_that_need_a_person_are_named(browser, built):
     assert "hostile-infinite_loop" in groups["time"]
     assert "hostile-memory_hog" in groups["memory"]
     assert "hostile-output_flood" in groups["output"]
-    assert groups["refused"] == ["phone-home", "tamper"]
+    # hostile-write_outside catches its refusal: the sandbox's audit hook saw the attempt
+    assert groups["refused"] == ["hostile-write_outside", "phone-home", "tamper"]
     assert "key" not in {s for ids in groups.values() for s in ids}
     assert "changed" not in groups and page.js("document.querySelector('#changed, #grader-changed')") is None
     text = " ".join(page.js("document.querySelector('#group-refused').innerText").split())
     assert "pathlib.Path('/usr/pwned.txt').write_text('pwned')" in text  # what was attempted, in the student's words
     assert "socket.create_connection(('192.0.2.1', 80), timeout=1)" in text and "relu" in text
+    assert 'target.write_text("pwned") (writes outside its folder: /nonexistent/pwned.txt)' in text
+    assert text.count("/usr/pwned.txt") == 2        # once: the refusal seen is not listed again as an attempt
 
 
 @pytest.mark.slow

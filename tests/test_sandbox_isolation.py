@@ -183,6 +183,14 @@ def _check(out: dict) -> None:
         for f in (out["course"].autograded_dir() / name / "nn_intro").iterdir():
             assert f.stat().st_size < 1 << 20, f
     assert relu_points > 0
+    # what each attack tried is on record although it caught every refusal (sandbox.attempts);
+    # the honest students' record is clean
+    tried = {name: [i for nb in res["notebooks"] for i in nb["incidents"] if i["kind"] in ("attempted", "refused")]
+             for name, res in results.items()}
+    assert tried["honest-a"] == tried["honest-b"] == [], tried["honest-a"] + tried["honest-b"]
+    for attack in ("tamper", "survive", "network", "leave_files"):
+        if f"attack-{attack}" in tried:
+            assert tried[f"attack-{attack}"], attack
     mem = results["attack-memory_total"]["notebooks"][2]["problems"]
     assert any("MiB of memory" in p or "SIGKILL" in p for p in mem), mem
     forged = [c["message"] for c in results["attack-forged_frame"]["notebooks"][2]["checks"]

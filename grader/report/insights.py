@@ -48,7 +48,8 @@ GROUPS = (
     ("crashed", "Ended their own process", "ended their own process", (R.CELL_CRASHED,)),
     ("errors", "A cell raised an error", "had a cell that raised an error", (R.CELL_ERROR,)),
     ("output", "Printed past the output limit", "printed past the output limit", (R.OUTPUT_LIMIT,)),
-    ("refused", "Refused by the sandbox (what was attempted)", "tried something the sandbox refused", (R.REFUSED,)),
+    ("refused", "Tried what the sandbox forbids (what was attempted)", "tried something the sandbox forbids",
+     (R.REFUSED, R.ATTEMPTED)),
 )
 
 

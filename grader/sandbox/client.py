@@ -10,7 +10,7 @@ import warnings
 
 from .. import wire
 from . import framing, isolation, slots, zygote
-from .limits import MESSAGE_MAX, REPLY_MAX, REQUEST_MAX, WARNINGS_MAX, Limits
+from .limits import ATTEMPTS_MAX, ATTEMPTS_PER_REPLY, MESSAGE_MAX, REPLY_MAX, REQUEST_MAX, WARNINGS_MAX, Limits
 from .outcomes import ENDED_NORMALLY, CallOutcome, CellOutcome, SandboxError, describe_status
 from . import posix, warden
 from .posix import find_openblas_setter, poll
@@ -191,6 +191,7 @@ class Sandbox:
         self._proc: _Proc | None = None
         self._starts = 0
         self._cells: list[list] = []          # [cell_id, source, ok]
+        self.attempts: list[tuple[str, str]] = []   # (cell id or function, what): see sandbox.attempts
         self._final_output: tuple[str, bool] | None = None
         self._out_fd = -1
         self.isolation = isolation.detect().mode
@@ -244,6 +245,7 @@ class Sandbox:
                     out = CellOutcome(cell_id, "crashed", "the sandbox sent a malformed reply")
                 else:
                     out = CellOutcome(cell_id, status, _text(rep.get("message", "")))
+                    self._note_attempts(cell_id, rep.get("attempts"))
             elif kind == "timeout":
                 out = CellOutcome(cell_id, "timeout",
                                   f"timed out after {self.limits.cell_timeout:g} s")
@@ -282,11 +284,21 @@ class Sandbox:
         except Exception:
             return CallOutcome("bad_output", message="the sandbox sent a malformed reply",
                                seconds=elapsed)
+        self._note_attempts(str(function), rep.get("attempts"))
         if out.status == "ok":
             why = unsupported_message(out.value)
             if why is not None:
                 out.status, out.message = "bad_output", why
         return out
+
+    def _note_attempts(self, where: str, found) -> None:
+        """What the child's audit hook saw (sandbox.attempts), kept once, at most ATTEMPTS_MAX."""
+        if type(found) is not list:
+            return
+        for text in found[:ATTEMPTS_PER_REPLY]:
+            item = (where, _text(text, 300))
+            if len(self.attempts) < ATTEMPTS_MAX and item not in self.attempts:
+                self.attempts.append(item)
 
     def output(self) -> tuple[str, bool]:
         if self._final_output is not None:

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from .. import wire
-from . import framing, landlock, seccomp
+from . import attempts, framing, landlock, seccomp
 from .imports import install_fd_finder, open_path_dirs     # imported here, not per child
 from .limits import REPLY_MAX, REQUEST_MAX, FSIZE_MAX, Limits
 from .posix import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, close_fds_except, drop_capabilities, \
@@ -103,6 +103,7 @@ class _Harness:
         self.module.__dict__["__builtins__"] = builtins
         self.ns = self.module.__dict__
         self.recorded: list[str] | None = None
+        self.attempts: attempts.Recorder | None = None     # installed once set-up is done
         self.orig_showwarnmsg = self._print_warning
 
     # ---- streams
@@ -194,7 +195,10 @@ class _Harness:
         if os.getpid() != self.pid:         # a fork() of student code came back here
             os._exit(0)
         self.flush()
-        return {"status": status, "message": message}
+        return {"status": status, "message": message, "attempts": self.take_attempts()}
+
+    def take_attempts(self) -> list[str]:
+        return self.attempts.take() if self.attempts is not None else []
 
     def standins(self, spec) -> dict:
         """{name: function} from the grader's stand-in source, run in a namespace of its
@@ -233,12 +237,16 @@ class _Harness:
             _w_simplefilter("always")
             _w_mod._showwarnmsg = self._record_warning
             _np_seterr(all="warn", under="ignore")   # as kernel.py's in-process caller
+            if self.attempts is not None:
+                self.attempts.in_call = True
             value = f(*args, **kwargs)
         except BaseException as e:
             if os.getpid() != self.pid:
                 os._exit(0)
             status, message = "error", describe_exception(e)
         seconds = _perf() - t0
+        if self.attempts is not None:
+            self.attempts.in_call = False
         if os.getpid() != self.pid:
             os._exit(0)
         for name, old in swapped.items():
@@ -250,7 +258,8 @@ class _Harness:
         _w_mod._showwarnmsg = self.orig_showwarnmsg
         self.flush()
         return {"status": status, "value": value, "message": message, "warnings": rec,
-                "seconds": seconds, "args_after": (args, kwargs) if echo else None}
+                "seconds": seconds, "args_after": (args, kwargs) if echo else None,
+                "attempts": self.take_attempts()}
 
     def reply(self, rep: dict) -> None:
         try:
@@ -384,6 +393,12 @@ def run(cfg: dict, req_fd: int, rep_fd: int, out_fd: int, parent_pid: int) -> No
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     except Exception as e:
         error = f"sandbox set-up failed: {type(e).__name__}: {e}"
+    if not error:
+        try:        # a notebook writes in its work dir only (TMPDIR is it), in every mode
+            ext = [cfg["ext_dir"]] if cfg.get("ext_dir") else []    # imports._FdFinder copies into it
+            harness.attempts = attempts.install([workdir, *ext])
+        except Exception as e:
+            error = f"sandbox set-up failed: {type(e).__name__}: {e}"
     harness.reply({"op": "hello", "pid": os.getpid(), "uid": os.getuid(), "error": error})
     if error:
         return

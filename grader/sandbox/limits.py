@@ -9,6 +9,8 @@ REPLY_MAX = 4 * 1024 * 1024         # one reply frame from the child: more is a 
 FSIZE_MAX = 8 * 1024 * 1024         # RLIMIT_FSIZE of the child (one file)
 MESSAGE_MAX = 2000                  # characters of a message the parent keeps from the child
 WARNINGS_MAX = 10                   # warnings kept per call
+ATTEMPTS_PER_REPLY = 5              # forbidden attempts (sandbox.attempts) kept per cell or call
+ATTEMPTS_MAX = 20                   # ... and per notebook
 
 
 @dataclass(frozen=True)
