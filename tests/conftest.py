@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import select
+import subprocess
 import time
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,6 +72,44 @@ def reachable_dir():
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+DASK_CLUSTER = """
+import os, sys
+from distributed import Client, LocalCluster
+
+if __name__ == "__main__":
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        print(cluster.scheduler_address, *client.run(os.getpid).values(), flush=True)
+        sys.stdin.read()    # runs until the test closes our stdin
+"""
+
+
+@contextmanager
+def dask_cluster(folder: Path, env: dict):
+    """A local Dask cluster (2 worker processes, loopback only) in a helper process, so that
+    the test process gets none of Dask's threads (they would stay, and enlarge the address
+    space that later sandboxes forked from it inherit). The workers get `env` (the test hooks
+    NN_INTRO_* that reach student code through the sandbox). Yields (scheduler address,
+    worker pids)."""
+    script = folder / "cluster.py"
+    script.write_text(DASK_CLUSTER)
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=env, text=True)
+    try:
+        ready = select.select([proc.stdout], [], [], 60)[0]
+        assert ready, "the Dask cluster did not start within 60 s"
+        address, *pids = proc.stdout.readline().split()
+        assert address.startswith("tcp://127.0.0.1:"), address
+        yield address, [int(p) for p in pids]
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def holds_open(pid: int, path) -> bool:

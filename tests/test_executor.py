@@ -3,7 +3,6 @@
 guarantees hold on its workers: limits, no leaked processes."""
 import json
 import os
-import select
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader import samples as S
-from conftest import copy_course, marked, new_token
+from conftest import copy_course, dask_cluster, marked, new_token
 from grader import course as course_mod
 from grader import store
 from grader.autograde import autograde
@@ -62,43 +61,13 @@ def test_batches_cover_every_student_once():
     assert len(batches_for(students, 2)) == 4 and batches_for([], 2) == []
 
 
-CLUSTER = """
-import os, sys
-from distributed import Client, LocalCluster
-
-if __name__ == "__main__":
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        print(cluster.scheduler_address, *client.run(os.getpid).values(), flush=True)
-        sys.stdin.read()    # runs until the test closes our stdin
-"""
-
-
 @pytest.fixture
 def cluster(tmp_path, reachable_dir):
-    """A local Dask cluster (2 worker processes, loopback only) in a helper process, so that
-    this test process gets none of Dask's threads (they would stay, and enlarge the address
-    space that later sandboxes forked from here inherit). Yields (scheduler address, worker
-    pids, the pid file the hostile code writes on the workers)."""
-    script = tmp_path / "cluster.py"
-    script.write_text(CLUSTER)
+    """dask_cluster (conftest) with the pid file the hostile code writes on the workers.
+    Yields (scheduler address, worker pids, that token)."""
     token = new_token()
-    env = {**os.environ, "NN_INTRO_HOSTILE_TOKEN": token}     # the workers inherit it
-    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            env=env, text=True)
-    try:
-        ready = select.select([proc.stdout], [], [], 60)[0]
-        assert ready, "the Dask cluster did not start within 60 s"
-        address, *pids = proc.stdout.readline().split()
-        assert address.startswith("tcp://127.0.0.1:"), address
-        yield address, [int(p) for p in pids], token
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with dask_cluster(tmp_path, {**os.environ, "NN_INTRO_HOSTILE_TOKEN": token}) as (address, pids):
+        yield address, pids, token
 
 
 def test_dask_and_local_executors_give_identical_results(tmp_path, reachable_dir, monkeypatch, cluster):

@@ -1,6 +1,6 @@
 """Attacks from student code, in every deployment the grader runs in: as root (CI), as
 root without namespaces (a Gradescope-like container: uid mode), as a normal user (an
-instructor's laptop, a JupyterHub account), with one and two workers.  Each class holds
+instructor's laptop, a JupyterHub account), with one and two workers, and on Dask workers.  Each class holds
 two honest students and one attacker per attack in tests/attacks.py; the real command
 line grades it twice (the second run sees whatever the first left behind).
 
@@ -18,13 +18,14 @@ import socket
 import subprocess
 import sys
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 import yaml
 
 import attacks as A
-from conftest import ROOT as REPO, copy_course, marked, new_token
+from conftest import ROOT as REPO, copy_course, dask_cluster, marked, new_token
 from grader import course as course_mod
 from grader.sandbox import isolation
 
@@ -115,7 +116,7 @@ def _as_user(cmd: list[str], uid: int, gid: int, container: bool = False) -> lis
 
 def _run_class(tmp_path: Path, *, user: bool = False, workers: int = 1, mode: str = "",
                attacks=tuple(A.ATTACKS), container: bool = False, runs: int = 2,
-               extra: tuple = ()) -> dict:
+               extra: tuple = (), dask: bool = False) -> dict:
     (tmp_path / "course").mkdir()
     root = copy_course(tmp_path / "course")
     cfg = yaml.safe_load((root / "course.yaml").read_text())
@@ -149,9 +150,12 @@ def _run_class(tmp_path: Path, *, user: bool = False, workers: int = 1, mode: st
         cmd = [*CONTAINER, "--", *cmd]
     n_runs, runs = runs, []
     try:
-        for _ in range(n_runs):
-            runs.append(subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env,
-                                       cwd=str(tmp_path)))
+        with (dask_cluster(tmp_path, env) if dask else nullcontext((None, []))) as (address, _):
+            if dask:        # the workers grade, with the attack's hooks in their environment
+                cmd += ["--executor", "dask", "--scheduler", address]
+            for _ in range(n_runs):
+                runs.append(subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env,
+                                           cwd=str(tmp_path)))
     finally:
         listener.close()
     course = course_mod.load(root)
@@ -258,6 +262,21 @@ def test_unsafe_grading_says_so_everywhere(reachable_dir):
 def test_attacks_get_nothing_as_a_normal_user(reachable_dir, workers):
     out = _run_class(reachable_dir, user=True, workers=workers)
     assert all(r["isolation"] == "namespaces" for r in out["results"].values())
+    _check(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [
+    pytest.param("namespaces", marks=pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap cannot create namespaces")),
+    pytest.param("uid", marks=pytest.mark.skipif(not IS_ROOT, reason="uid mode needs root"))])
+def test_attacks_get_nothing_on_dask_workers(tmp_path, mode):
+    """The class graded by a local Dask cluster's two worker processes (the scheduler on the
+    loopback interface, its address in the grader's command line for the network attack to
+    find): the same guarantees as on this machine's own workers."""
+    pytest.importorskip("distributed")
+    out = _run_class(tmp_path, mode=mode, dask=True)
+    assert all(r["isolation"] == mode for r in out["results"].values())
+    assert len(out["results"]) == 2 + len(A.ATTACKS)
     _check(out)
 
 
