@@ -327,10 +327,11 @@ def init_network(n_inputs=2, n_hidden=4, n_outputs=1, seed=42):
     "init_network_with_sizes": ("02_xor_network", "init_network", """
 def init_network(n_inputs=2, n_hidden=4, n_outputs=1, seed=42):
     rng = np.random.default_rng(seed)
-    W1 = rng.standard_normal((n_inputs, n_hidden)) * 0.5
-    W2 = rng.standard_normal((n_hidden, n_outputs)) * 0.5
-    return {"W1": W1, "b1": np.zeros((1, n_hidden)), "W2": W2, "b2": np.zeros((1, n_outputs)),
-            "sizes": (n_inputs, n_hidden, n_outputs)}
+    shapes = {"W1": (n_inputs, n_hidden), "W2": (n_hidden, n_outputs)}     # drawn in this order
+    params = {name: 0.5 * rng.standard_normal(shape) for name, shape in shapes.items()}
+    params["b1"], params["b2"] = np.zeros((1, n_hidden)), np.zeros((1, n_outputs))
+    params["sizes"] = (n_inputs, n_hidden, n_outputs)
+    return params
 """),
     "forward_loops": ("02_xor_network", "forward", """
 def forward(X, params):
