@@ -210,7 +210,7 @@ class Course:
     def unusable_folders(self) -> list[str]:
         """One line per folder in submitted/ whose name cannot be a student id (and so is
         not graded): which folder, why, what to do."""
-        return [f"{self.submitted_dir().name}/{os.fsencode(name)!r:.80}: {reason}; rename it to the student's id"
+        return [f"{self.submitted_dir().name}/{os.fsencode(name)!r}: {reason}; rename it to the student's id"
                 for name, reason in self._student_folders() if reason is not None]
 
     def _student_folders(self) -> list[tuple[str, str | None]]:
@@ -218,7 +218,17 @@ class Course:
         if not root.is_dir():
             return []
         names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        return [(name, id_problem(name)) for name in names]
+        found = [(name, id_problem(name)) for name in names]
+        # the same letters encoded differently (é as one code point or as e + accent): two
+        # folders that every page, CSV and the gradebook would show as one name
+        looks: dict[str, int] = {}
+        for name, reason in found:
+            if reason is None:
+                key = unicodedata.normalize("NFC", name)
+                looks[key] = looks.get(key, 0) + 1
+        return [(name, "the folder name looks the same as another folder's (the same letters, encoded "
+                       "differently)" if reason is None and looks[unicodedata.normalize("NFC", name)] > 1
+                 else reason) for name, reason in found]
 
 
 def id_problem(name: str) -> str | None:
@@ -229,8 +239,10 @@ def id_problem(name: str) -> str | None:
         name.encode("utf-8")
     except UnicodeEncodeError:
         return "the folder name is not valid UTF-8"
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        return "the folder name holds a control character"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        return "the folder name holds a control or invisible character"
+    if name != name.strip():
+        return "the folder name begins or ends with a space"
     if "\\" in name:
         return "the folder name holds a backslash"
     return None

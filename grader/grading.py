@@ -54,6 +54,7 @@ class Grader:
         result = SubmissionResult(student=student, assignment=self.course.assignment, score=0.0,
                                   max_score=self.course.points,
                                   fingerprint=fingerprint or submission_fingerprint(folder, self.fingerprint),
+                                  graded_with=self.fingerprint,
                                   isolation=self.isolation)
         if self.isolation == "none":
             result.problems.append(UNSAFE_NOTE)
@@ -236,10 +237,12 @@ def call_incidents(results: list[CheckResult], seen: set) -> list[Incident]:
 
 
 def attempt_incidents(attempts: list[tuple[str, str]], incidents: list[Incident]) -> list[Incident]:
-    """What the sandbox's audit hook saw the code try (Sandbox.attempts), where no refusal
-    was seen already: the ones a student caught, or that were not refused."""
-    refused_at = {i.where for i in incidents if i.kind == R.REFUSED}
-    return [Incident(R.ATTEMPTED, where, text) for where, text in attempts if where not in refused_at]
+    """What the sandbox's audit hook saw the code try (Sandbox.attempts), but the ones a
+    refusal seen already names (same place, same line): those a student caught, or that
+    were not refused."""
+    refused = {(i.where, i.detail.rsplit(" (", 1)[0]) for i in incidents if i.kind == R.REFUSED}
+    return [Incident(R.ATTEMPTED, where, text) for where, text in attempts
+            if (where, text.rsplit(" (", 1)[0]) not in refused]
 
 
 def _hash_files(h, paths) -> None:

@@ -73,18 +73,22 @@ def _run_record(course: Course) -> dict:
         return {}
 
 
-def out_of_date(course: Course, results, run: dict) -> tuple[bool, list[str]]:
-    """(whether the checks, references, course.yaml or grader changed since the last class
-    run, the students whose submission changed after it was graded): results a rerun of
-    autograde would redo. The fingerprints are the ones autograde skips unchanged work by."""
+def out_of_date(course: Course, results, run: dict) -> tuple[list[str], list[str]]:
+    """(the students graded with other checks, references, course.yaml or grader than
+    today's, the students whose submission changed after it was graded): results a rerun of
+    autograde would redo, by the fingerprints it skips unchanged work by. A result from
+    before results recorded their grader's fingerprint is taken as the last run's."""
     from .grading import grader_fingerprint, submission_fingerprint
 
     now = grader_fingerprint(course)
-    then = run.get("grader_fingerprint") or now
-    changed = [r.student for r in results
-               if r.fingerprint not in {submission_fingerprint(course.submission_dir(r.student), g)
-                                        for g in {now, then}}]
-    return now != then, changed
+    grader_changed, changed = [], []
+    for r in results:
+        graded_with = r.graded_with or run.get("grader_fingerprint") or now
+        if graded_with != now:
+            grader_changed.append(r.student)
+        if r.fingerprint != submission_fingerprint(course.submission_dir(r.student), graded_with):
+            changed.append(r.student)
+    return grader_changed, changed
 
 
 def build(course: Course) -> InsightsSummary:

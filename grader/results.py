@@ -92,6 +92,7 @@ class SubmissionResult:
     notebooks: list[NotebookResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     fingerprint: str = ""    # content hash of the submission, the checks and the references
+    graded_with: str = ""    # the grader's fingerprint (checks, references, course) it was graded with
     graded_at: str = ""      # ISO 8601 UTC
     seconds: float = 0.0
     isolation: str = ""      # how student code was isolated: namespaces | uid | none

@@ -715,7 +715,7 @@ def write_synthetic_class(course, n: int, seed: int = 0, copied_every: int = 100
             notebooks.append(R.NotebookResult(nb.name, score, nb.points, checks, incidents=incidents))
         result = R.SubmissionResult(student, course.assignment, sum(nb.score for nb in notebooks), course.points,
                                     notebooks, graded_at="2026-12-03T09:00:00+00:00", isolation="namespaces",
-                                    fingerprint=submission_fingerprint(folder, graded_with))
+                                    fingerprint=submission_fingerprint(folder, graded_with), graded_with=graded_with)
         record = course.result_record(student)
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(result.to_dict()), encoding="utf-8")

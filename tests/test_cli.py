@@ -310,11 +310,15 @@ def test_a_folder_that_cannot_be_a_student_id_is_named_and_everyone_else_is_grad
     assert counts(subprocess.CompletedProcess(first.args, 0, first.stdout, "")) == (2, 0)
     errors = first.stderr.strip().splitlines()
     assert errors[-3:] == [
-        "not graded: submitted/b'tab\\there': the folder name holds a control character; rename it to the student's id",
+        "not graded: submitted/b'tab\\there': the folder name holds a control or invisible character; "
+        "rename it to the student's id",
         "not graded: submitted/b'z\\xe9d': the folder name is not valid UTF-8; rename it to the student's id",
         "error: 2 folder(s) in submitted/ could not be graded (listed above); everyone else was"]
     assert grades_csv(root) == {"ada": 33.0, "bo": 0.0}
     assert sorted(p.name for p in (root / "autograded").iterdir()) == ["ada", "bo"]
+
+    one_line_error(run("autograde", ASSIGNMENT, "--student", "tab\there", cwd=root),
+                   "cannot grade 'tab\\there': the folder name holds a control or invisible character")
 
     page = run("insights", ASSIGNMENT, cwd=root)
     assert page.returncode == 0, page.stderr

@@ -165,7 +165,8 @@ def test_the_submissions_that_need_a_person_are_named(browser, built):
     # hostile-write_outside catches its refusal: the sandbox's audit hook saw the attempt
     assert groups["refused"] == ["hostile-write_outside", "phone-home", "tamper"]
     assert "key" not in {s for ids in groups.values() for s in ids}
-    assert "changed" not in groups and page.js("document.querySelector('#changed, #grader-changed')") is None
+    assert "changed" not in groups and "regrade" not in groups
+    assert page.js("document.querySelector('#changed, #grader-changed')") is None
     text = " ".join(page.js("document.querySelector('#group-refused').innerText").split())
     assert "pathlib.Path('/usr/pwned.txt').write_text('pwned')" in text  # what was attempted, in the student's words
     assert "socket.create_connection(('192.0.2.1', 80), timeout=1)" in text and "relu" in text
@@ -320,30 +321,41 @@ def test_a_class_of_1000_gives_a_small_page(tmp_path):
     assert sum(len(r["students"].split("; ")) for r in rows if r["section"] == "check") > 5000
 
 
+@pytest.mark.slow
 def test_results_a_rerun_would_redo_are_flagged(tmp_path):
-    """A submission changed after it was graded (handed in again), or checks, references or
-    course.yaml changed since the class run: the page counts old results, and says so."""
+    """A submission changed after it was graded (handed in again), or results graded with
+    other checks, references or course.yaml than today's: the page counts old results and
+    says which. Each result carries the fingerprint it was graded with, so a run of one
+    student (--student) changes nothing for the others."""
     course = course_mod.load(copy_course(tmp_path))
     a, b, c = S.write_synthetic_class(course, 3, copied_every=0)
     out = insights.build(course)
-    assert out.view.changed.ids == [] and not out.view.grader_changed
+    assert out.view.changed.ids == [] and out.view.grader_changed.ids == []
     resubmitted = course.submission_dir(b) / course.notebooks[0].filename
     resubmitted.write_text(resubmitted.read_text(encoding="utf-8") + " ", encoding="utf-8")
-    from grader.grading import grader_fingerprint
-    course.run_record().parent.mkdir(parents=True, exist_ok=True)
-    course.run_record().write_text(json.dumps({"grader_fingerprint": grader_fingerprint(course)}))
     out = insights.build(course)
-    assert out.view.changed.ids == [b] and not out.view.grader_changed
+    assert out.view.changed.ids == [b] and out.view.grader_changed.ids == []
     html = out.html.read_text(encoding="utf-8")
     assert 'data-group="changed" data-count="1"' in html and 'id="changed"' in html
     assert 'id="grader-changed"' not in html
     rows = {r["section"]: r for r in csv.DictReader(out.csv.open(encoding="utf-8"))}
     assert rows["changed"]["students"] == b and rows["changed"]["count"] == "1"
+
     yaml_path = course.root / "course.yaml"
-    yaml_path.write_text(yaml_path.read_text(encoding="utf-8") + "# a point moved\n", encoding="utf-8")
+    original = yaml_path.read_text(encoding="utf-8")
+    yaml_path.write_text(original + "# a point moved\n", encoding="utf-8")
     out = insights.build(course)
-    assert out.view.grader_changed and out.view.changed.ids == [b]   # the others: unchanged since graded
+    assert out.view.grader_changed.ids == [a, b, c] and out.view.changed.ids == [b]
     assert 'id="grader-changed"' in out.html.read_text(encoding="utf-8")
+
+    # one student regraded with today's course: only the other two are left to redo
+    from grader.autograde import autograde
+    autograde(course, [b], gradebook_sync=False)
+    out = insights.build(course)
+    assert out.view.grader_changed.ids == [a, c] and out.view.changed.ids == []
+    yaml_path.write_text(original, encoding="utf-8")        # back as it was: b is the odd one out
+    out = insights.build(course)
+    assert out.view.grader_changed.ids == [b] and out.view.changed.ids == []
 
 
 def test_insights_without_results_exits_non_zero_in_one_line(course_copy):
@@ -428,3 +440,23 @@ def test_incidents_name_what_was_tried_never_the_exceptions_text():
     ], set())
     assert [(i.kind, i.where, i.detail) for i in found] == [
         (R.MEMORY, "relu", "MemoryError"), (R.REFUSED, "tanh", 'open(f"/tmp/{z[0]}", "w") (PermissionError)')]
+
+
+def test_one_student_cannot_push_the_others_off_the_page(course):
+    """A student with 60 incidents in a group shows DETAILS_PER_STUDENT of them; everyone
+    else's still show; the CSV holds every detail."""
+    from grader import results as R
+    from grader.report import insights as page
+
+    def result(student, n):
+        nb = R.NotebookResult(course.notebooks[2].name, 0.0, course.notebooks[2].points,
+                              incidents=[R.Incident(R.ATTEMPTED, f"f{k}", f"open('/usr/{k}', 'w') (writes outside its folder)")
+                                         for k in range(n)])
+        return R.SubmissionResult(student, course.assignment, 0.0, course.points, [nb])
+    results = [result("aaa", 60), *(result(s, 1) for s in ("bob", "cat", "dan"))]
+    view = page.insights_view(course, results)
+    group = next(g for g in view.groups if g.key == "refused")
+    assert [d.student for d in group.details] == ["aaa"] * page.DETAILS_PER_STUDENT + ["bob", "cat", "dan"]
+    assert group.more == 60 - page.DETAILS_PER_STUDENT and len(group.every) == 63
+    rows = [r for r in page.insights_rows(view) if r[0] == "refused_detail"]
+    assert len(rows) == 63 and rows[-1][-1] == "dan" and rows[0][4] == "open('/usr/0', 'w') (writes outside its folder)"

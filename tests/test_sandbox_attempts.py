@@ -11,23 +11,25 @@ from grader import results as R
 from grader.grading import attempt_incidents
 from grader.results import Incident
 from grader.sandbox import Limits, Sandbox
-from grader.sandbox.attempts import category
+from grader.sandbox.attempts import PER_CATEGORY, category
 from grader.sandbox.limits import ATTEMPTS_MAX, ATTEMPTS_PER_REPLY
 
 WORK = ("/work/nb",)
 
 
 @pytest.mark.parametrize("args, expected", [
-    (("/usr/x", "w", 0), ("writes outside its folder", "/usr/x")),
-    (("/usr/x", "a", 0), ("writes outside its folder", "/usr/x")),
-    (("/usr/x", "r+", 0), ("writes outside its folder", "/usr/x")),
-    ((b"/etc/passwd", None, os.O_WRONLY), ("writes outside its folder", "/etc/passwd")),
-    (("/tmp/x", None, os.O_RDWR | os.O_CREAT), ("writes outside its folder", "/tmp/x")),
-    (("../escape.txt", "w", 0), ("writes outside its folder", "/work/escape.txt")),
+    (("/usr/x", "w", 0), ("write", "/usr/x")),
+    (("/usr/x", "a", 0), ("write", "/usr/x")),
+    (("/usr/x", "r+", 0), ("write", "/usr/x")),
+    ((b"/etc/passwd", None, os.O_WRONLY), ("write", "/etc/passwd")),
+    (("/tmp/x", None, os.O_RDWR | os.O_CREAT), ("write", "/tmp/x")),
+    (("../escape.txt", "w", 0), ("write", "/work/escape.txt")),
     (("/work/nb/out.npy", "wb", 0), None),
     (("/work/nb/sub/../plot.png", "w", 0), None),
     (("plot.png", "w", 0), None),                       # relative to the work dir
     ((os.devnull, "w", 0), None),
+    (("/dev/stdout", "w", 0), None),                    # its own output
+    (("/proc/self/fd/2", "a", 0), None),
     (("/usr/lib/python3/x.py", "r", os.O_RDONLY), None),    # reading is not recorded
     ((3, "w", 0), None),                                # an fd: already open
     ((object(), "w", 0), None),                         # never run an object's own code
@@ -38,21 +40,18 @@ def test_which_opens_are_writes_outside_the_work_dir(args, expected):
 
 
 def test_network_programs_signals_and_native_code_are_named():
-    assert category("socket.__new__", (None, socket.AF_INET, 1, 0), WORK) == ("opens a network socket", "")
+    assert category("socket.__new__", (None, socket.AF_INET, 1, 0), WORK) == ("socket", "")
     assert category("socket.__new__", (None, socket.AF_UNIX, 1, 0), WORK) is None
-    assert category("socket.connect", (None, ("192.0.2.1", 80)), WORK) == \
-        ("connects to the network", "('192.0.2.1', 80)")
-    assert category("socket.getaddrinfo", ("example.org", 80, 0, 0, 0), WORK) == \
-        ("looks up a host name", "'example.org'")
-    assert category("subprocess.Popen", ("ls", ["ls", "/"], None, None), WORK) == \
-        ("starts a program", "['ls', '/']")
-    assert category("os.system", (b"id",), WORK) == ("runs a shell command", "b'id'")
-    assert category("ctypes.dlopen", (None,), WORK) == ("loads native code with ctypes", "")
-    assert category("os.kill", (1, 9), WORK) == ("sends a signal to another process", "")
+    assert category("socket.connect", (None, ("192.0.2.1", 80)), WORK) == ("connect", "('192.0.2.1', 80)")
+    assert category("socket.getaddrinfo", ("example.org", 80, 0, 0, 0), WORK) == ("lookup", "'example.org'")
+    assert category("subprocess.Popen", ("ls", ["ls", "/"], None, None), WORK) == ("program", "['ls', '/']")
+    assert category("os.system", (b"id",), WORK) == ("shell", "b'id'")
+    assert category("ctypes.dlopen", (None,), WORK) == ("native", "")
+    assert category("os.kill", (1, 9), WORK) == ("signal", "")
     assert category("os.kill", (os.getpid(), 0), WORK) is None       # itself
-    assert category("gc.get_objects", (-1,), WORK)[0] == "searches the interpreter's objects"
+    assert category("gc.get_objects", (-1,), WORK) == ("gc", "")
     assert category("compile", (b"x", "<cell a>"), WORK) is None
-    assert category("socket.connect", (), WORK) == ("connects to the network", "")   # odd arguments
+    assert category("socket.connect", (), WORK) == ("connect", "")   # odd arguments
 
 
 CELLS = [
@@ -71,6 +70,28 @@ CELLS = [
                    "except OSError:\\n    pass\\n\")\nimport sneaky\n"),
     ("probe", "def f(z):\n    try:\n        open('/usr/' + str(z), 'w')\n    except OSError:\n"
               "        pass\n    return z\n"),
+    # a call that tries to smuggle its (hidden) input into the record: as a cell's file name,
+    # as the cached source line of its own code, or through a thread after the call
+    ("smuggle", "import linecache, threading\n"
+                "def g(z):\n"
+                "    try:\n"
+                "        exec(compile(\"open('/usr/x', 'w')\", '<cell ' + repr(z) + '>', 'exec'))\n"
+                "    except OSError:\n"
+                "        pass\n"
+                "    linecache.cache[g.__code__.co_filename] = (1, None, [repr(z)] * 20, 'x')\n"
+                "    try:\n"
+                "        open('/usr/y', 'w')\n"
+                "    except OSError:\n"
+                "        pass\n"
+                "    def later():\n"
+                "        try:\n"
+                "            open('/usr/' + repr(z), 'w')\n"
+                "        except OSError:\n"
+                "            pass\n"
+                "    threading.Thread(target=later).start()\n"
+                "    return z\n"),
+    # the standard library asking the system about itself is not the student's doing
+    ("informative", "import platform\nplatform.platform(); platform.architecture()\n"),
     # odd events of its own making do not disturb the record or the cell
     ("odd", "import sys\nsys.audit('open', object(), 5, 'x')\nsys.audit('socket.__new__')\n"
             "sys.audit('open', '/usr/fake', None, 1)\n"),
@@ -82,6 +103,8 @@ def attempted():
     with Sandbox(Limits(cell_timeout=30)) as box:
         outcomes = box.run_cells(CELLS)
         call = box.call("f", (123456789,))
+        smuggled = [box.call("g", (987654321,)) for _ in range(2)]      # the thread's write lands in the second
+        assert all(c.status == "ok" for c in smuggled), smuggled
         return outcomes, call, list(box.attempts)
 
 
@@ -105,18 +128,37 @@ def test_what_a_called_function_was_given_is_not_named(attempted):
     assert call.status == "ok" and call.value == 123456789
     assert ("f", "open('/usr/' + str(z), 'w') (writes outside its folder)") in found
     assert not any("123456789" in text for _, text in found)     # the grader's input stays hidden
+    assert not any("987654321" in text or "987654321" in where for where, text in found), found
+    assert ("g", "open('/usr/y', 'w')") in [(w, t.partition(" (")[0]) for w, t in found]
+
+
+def test_the_standard_library_asking_the_system_is_not_an_attempt(attempted):
+    assert "informative" not in {where for where, _ in attempted[2]}
+
+
+def test_one_kind_of_attempt_cannot_fill_the_record():
+    code = ("import socket\nfor i in range(9):\n    try:\n        open(f'/usr/x{i}', 'w')\n    except OSError:\n"
+            "        pass\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\nexcept OSError:\n    pass\n")
+    with Sandbox(Limits(cell_timeout=30)) as box:
+        box.run_cells([("many", code)])
+        kinds = [text for _, text in box.attempts]
+    assert sum("writes outside its folder" in t for t in kinds) == PER_CATEGORY
+    assert any("opens a network socket" in t for t in kinds), kinds
 
 
 def test_the_record_is_bounded():
     many = "for i in range(50):\n    try:\n        open(f'/usr/x{i}', 'w')\n    except OSError:\n        pass\n"
     with Sandbox(Limits(cell_timeout=30)) as box:
-        box.run_cells([(f"c{k}", many.replace("/usr/x", f"/usr/{k}x")) for k in range(6)])
+        box.run_cells([(f"c{k}", many.replace("/usr/x", f"/usr/{k}x")) for k in range(12)])
         assert len(box.attempts) == ATTEMPTS_MAX
-        assert sum(where == "c0" for where, _ in box.attempts) == ATTEMPTS_PER_REPLY
+        assert sum(where == "c0" for where, _ in box.attempts) == PER_CATEGORY    # all writes
+        assert ATTEMPTS_PER_REPLY >= PER_CATEGORY
 
 
 def test_an_attempt_already_seen_as_a_refusal_is_not_listed_twice():
-    seen = [Incident(R.REFUSED, "cell-a", "open(...) (PermissionError)")]
-    got = attempt_incidents([("cell-a", "open(...) (writes outside its folder)"), ("relu", "x (opens a network socket)")],
-                            seen)
-    assert got == [Incident(R.ATTEMPTED, "relu", "x (opens a network socket)")]
+    seen = [Incident(R.REFUSED, "cell-a", "open('/usr/x', 'w') (PermissionError)")]
+    got = attempt_incidents([("cell-a", "open('/usr/x', 'w') (writes outside its folder: /usr/x)"),
+                             ("cell-a", "s.connect(addr) (connects to the network)"),      # caught, same cell
+                             ("relu", "x (opens a network socket)")], seen)
+    assert got == [Incident(R.ATTEMPTED, "cell-a", "s.connect(addr) (connects to the network)"),
+                   Incident(R.ATTEMPTED, "relu", "x (opens a network socket)")]

@@ -29,6 +29,7 @@ from .scores import fmt_points
 LINKS_SHOWN = 60        # student ids linked per cause or incident group; the rest are counted (the CSV has all)
 ROW_LINKS = 20          # ... and per function or check (a class of 1,000 fails a check by the hundred)
 DETAILS_SHOWN = 40      # incident rows shown per group
+DETAILS_PER_STUDENT = 3  # ... of one student (one cannot push the others off the page)
 PAIRS_SHOWN = 10        # similar pairs shown side by side ...
 PAIR_FUNCTIONS = 3      # ... with their most similar functions (the others are named)
 
@@ -110,8 +111,9 @@ class IncidentGroup:
     heading: str
     phrase: str                         # the summary's words after the count
     students: StudentList
-    details: list[IncidentDetail]       # at most DETAILS_SHOWN
+    details: list[IncidentDetail]       # shown: at most DETAILS_SHOWN, DETAILS_PER_STUDENT each
     more: int                           # details not shown
+    every: list[IncidentDetail] = field(default_factory=list)     # all of them, for the CSV
 
 
 @dataclass
@@ -173,7 +175,7 @@ class InsightsView:
     ungraded: StudentList = field(default_factory=lambda: StudentList([]))   # in submitted/, no result yet
     unusable: list[str] = field(default_factory=list)   # folders whose name cannot be an id: why
     changed: StudentList = field(default_factory=lambda: StudentList([]))    # submission changed after grading
-    grader_changed: bool = False        # checks, references, course.yaml or grader changed since the run
+    grader_changed: StudentList = field(default_factory=lambda: StudentList([]))   # graded by another grader
 
 
 def _nothing_submitted(result: SubmissionResult) -> bool:
@@ -191,7 +193,7 @@ def _blank(result: SubmissionResult) -> bool:
 def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs: Sequence = (),
                   run: dict | None = None, built_at: str = "", ungraded: Sequence[str] = (),
                   unusable: Sequence[str] = (), changed: Sequence[str] = (),
-                  grader_changed: bool = False) -> InsightsView:
+                  grader_changed: Sequence[str] = ()) -> InsightsView:
     """The class's insights from its results (one per student, manual grades applied).
     `pairs`: grader.report.similarity pairs, strongest first; `run`: .grader/last_run.json;
     `ungraded`: students with a submission but no result (not counted anywhere else);
@@ -251,8 +253,9 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
             details.sort(key=lambda d: (d.student, order.get(d.notebook, 0)))
         ids = sorted({d.student for d in details})
         if ids:
-            groups.append(IncidentGroup(key, heading, phrase, StudentList(ids), details[:DETAILS_SHOWN],
-                                        max(0, len(details) - DETAILS_SHOWN)))
+            shown = _shown_details(details)
+            groups.append(IncidentGroup(key, heading, phrase, StudentList(ids), shown,
+                                        len(details) - len(shown), details))
 
     return InsightsView(
         course_id=course.course_id, assignment=course.assignment, students=len(results),
@@ -267,8 +270,20 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
         run=dict(run or {}), built_at=built_at,
         unsafe=StudentList([r.student for r in results if r.isolation == "none"]),
         ungraded=StudentList(sorted(ungraded)), unusable=list(unusable),
-        changed=StudentList(sorted(changed)), grader_changed=grader_changed,
+        changed=StudentList(sorted(changed)), grader_changed=StudentList(sorted(grader_changed)),
     )
+
+
+def _shown_details(details: list[IncidentDetail]) -> list[IncidentDetail]:
+    """The details the page shows: DETAILS_PER_STUDENT of each student at most, in order,
+    DETAILS_SHOWN in all."""
+    per: dict[str, int] = {}
+    shown = []
+    for d in details:
+        if per.get(d.student, 0) < DETAILS_PER_STUDENT and len(shown) < DETAILS_SHOWN:
+            per[d.student] = per.get(d.student, 0) + 1
+            shown.append(d)
+    return shown
 
 
 def _title(spec) -> str:
@@ -393,12 +408,16 @@ def insights_rows(view: InsightsView) -> list[list]:
                  IDS.join(view.ungraded.ids)])
     rows.append(["changed", "", "", "", "submission changed after it was graded", view.changed.count,
                  view.students, IDS.join(view.changed.ids)])
+    rows.append(["regrade", "", "", "", "graded with other checks, references or course.yaml than today's",
+                 view.grader_changed.count, view.students, IDS.join(view.grader_changed.ids)])
     for line in view.unusable:
         rows.append(["unusable_folder", "", "", "", line, 1, view.students, ""])
     rows.append(["blank", "", "", "", "submitted, implemented nothing", view.blank.count, view.students,
                  IDS.join(view.blank.ids)])
     for g in view.groups:
         rows.append([g.key, "", "", "", g.heading, g.students.count, view.students, IDS.join(g.students.ids)])
+        for d in g.every:
+            rows.append([f"{g.key}_detail", d.notebook, d.where, "", d.detail, 1, "", d.student])
     for p in view.pairs:
         rows.append(["similar", "", " ".join(f.function for f in p.functions), "", f"score {p.score:.2f}", 2,
                      view.students, IDS.join([p.a, p.b])])

@@ -14,11 +14,15 @@ the attempt before the operation, refused or not:
     interpreter   a search of the interpreter's objects (gc.get_objects / get_referrers),
                   the way to reach the harness's own state
 
-Each attempt is named by the student's line that made it (the innermost frame in a cell)
-and its category. What the operation was given (a path, a host, a command) is named only
-for cells: a function the grader calls holds hidden probe inputs, and a path built from
-them would carry them into the feedback. Work done on the student's behalf while a module
-is imported (numpy loading its own libraries) is not theirs and is not recorded.
+The child sends each attempt as plain data: (cell id, line number, category, what it was
+given); the parent (client.Sandbox) keeps it only if the cell is one it ran and the
+category one of CATEGORIES, and writes the words itself, with the line from its own copy
+of the cell. Nothing the student's code can make up at run time reaches the record as
+text, except what an operation was given (a path, a host, a command), and that only
+before the grader's first call: a function the grader calls holds hidden probe inputs.
+Work done on the student's behalf while a module is imported (numpy loading its own
+libraries), and the standard library asking the system about itself (platform, uuid,
+ctypes.util run small programs), is not theirs and is not recorded.
 
 This is a record for the instructor, not a boundary: the boundary is the sandbox (its
 namespaces, Landlock and seccomp). Reads are not recorded (hidden files simply do not
@@ -29,98 +33,120 @@ that too.
 """
 from __future__ import annotations
 
-import linecache
 import os
 import socket
 import sys
 
 from .limits import ATTEMPTS_PER_REPLY
 
-_TEXT_MAX = 300
+#: category -> how the record says it (the parent writes these words, never the child)
+CATEGORIES = {
+    "write": "writes outside its folder",
+    "socket": "opens a network socket",
+    "connect": "connects to the network",
+    "lookup": "looks up a host name",
+    "send": "sends on the network",
+    "bind": "opens a network port",
+    "program": "starts a program",
+    "shell": "runs a shell command",
+    "exec": "replaces the process with a program",
+    "native": "loads native code with ctypes",
+    "signal": "sends a signal to another process",
+    "gc": "searches the interpreter's objects",
+}
+PER_CATEGORY = 2            # of one category per cell or call: one kind cannot fill the record
+GIVEN_MAX = 200
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_PROGRAM_EVENTS = {"subprocess.Popen": "starts a program", "os.system": "runs a shell command",
-                   "os.exec": "replaces the process with a program", "os.posix_spawn": "starts a program",
-                   "os.spawn": "starts a program", "pty.spawn": "starts a program"}
-_NETWORK_EVENTS = {"socket.connect": "connects to the network", "socket.getaddrinfo": "looks up a host name",
-                   "socket.gethostbyname": "looks up a host name", "socket.sendto": "sends on the network",
-                   "socket.bind": "opens a network port"}
-_GC_EVENTS = {"gc.get_objects": "searches the interpreter's objects",
-              "gc.get_referrers": "searches the interpreter's objects",
-              "gc.get_referents": "searches the interpreter's objects"}
-WATCHED = frozenset({"open", "socket.__new__", "ctypes.dlopen", "os.kill", "os.killpg",
-                     *_PROGRAM_EVENTS, *_NETWORK_EVENTS, *_GC_EVENTS})
+_EVENTS = {"subprocess.Popen": "program", "os.posix_spawn": "program", "os.spawn": "program",
+           "pty.spawn": "program", "os.system": "shell", "os.exec": "exec",
+           "socket.connect": "connect", "socket.getaddrinfo": "lookup", "socket.gethostbyname": "lookup",
+           "socket.sendto": "send", "socket.bind": "bind", "ctypes.dlopen": "native",
+           "gc.get_objects": "gc", "gc.get_referrers": "gc", "gc.get_referents": "gc",
+           "os.kill": "signal", "os.killpg": "signal", "open": "write", "socket.__new__": "socket"}
+WATCHED = frozenset(_EVENTS)
+_STREAMS = {os.devnull, "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2",
+            "/proc/self/fd/1", "/proc/self/fd/2"}
+# standard modules that run a program to ask the system about itself
+_INFORMATIVE = ("/platform.py", "/uuid.py", "/ctypes/util.py")
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
+def _plain(value) -> str:
+    """repr of a str, bytes, int or a tuple/list of them (no object's own code runs), else ""."""
+    if type(value) in (str, bytes, int):
+        text = repr(value)
+    elif type(value) in (list, tuple) and all(type(v) in (str, bytes, int) for v in value[:20]):
+        text = repr(value[:20])
+    else:
+        return ""
+    return text[:GIVEN_MAX]
+
+
 def category(event: str, args: tuple, writable: tuple[str, ...], cwd: str = "") -> tuple[str, str] | None:
-    """(what the code tries, what it was given) for an audit event the sandbox forbids or
-    that reaches beyond the notebook, else None. `writable`: the real paths of the folders
-    the notebook may write in; `cwd`: where a relative path is taken from."""
-    if event == "open":
-        path, mode, flags = (tuple(args) + (None, None, None))[:3]
+    """(category, what it was given) for an audit event the sandbox forbids or that reaches
+    beyond the notebook, else None. `writable`: the real paths of the folders the notebook
+    may write in; `cwd`: where a relative path is taken from."""
+    kind = _EVENTS.get(event)
+    if kind is None:
+        return None
+    args = tuple(args)
+    if kind == "write":
+        path, mode, flags = (args + (None, None, None))[:3]
         if type(path) not in (str, bytes):      # an fd, or an object whose code we must not run
             return None
         writing = (type(flags) is int and flags & _WRITE_FLAGS) or \
                   (type(mode) is str and any(c in mode for c in "wax+"))
         if not writing:
             return None
-        name = os.fsdecode(path)
-        full = os.path.realpath(os.path.join(cwd or os.getcwd(), name))
+        name = os.path.normpath(os.path.join(cwd or os.getcwd(), os.fsdecode(path)))
+        if name in _STREAMS:
+            return None
+        full = os.path.realpath(name)
         if full == os.devnull or _under(full, writable):
             return None
-        return "writes outside its folder", full
-    if event == "socket.__new__":
+        return "write", full[:GIVEN_MAX]
+    if kind == "socket":
         family = args[1] if len(args) > 1 else None
         if not isinstance(family, int) or int.__eq__(family, socket.AF_UNIX) is True:
             return None
-        return "opens a network socket", ""
-    if event in _NETWORK_EVENTS:
-        given = args[1] if event in ("socket.connect", "socket.sendto", "socket.bind") and len(args) > 1 else \
-            (args[0] if args else None)
-        return _NETWORK_EVENTS[event], _plain(given)
-    if event in _PROGRAM_EVENTS:
-        given = args[1] if event == "subprocess.Popen" and len(args) > 1 else (args[0] if args else None)
-        return _PROGRAM_EVENTS[event], _plain(given)
-    if event == "ctypes.dlopen":
-        return "loads native code with ctypes", _plain(args[0]) if args and args[0] is not None else ""
-    if event in ("os.kill", "os.killpg"):
+        return "socket", ""
+    if kind in ("connect", "send", "bind"):
+        return kind, _plain(args[1]) if len(args) > 1 else ""
+    if kind == "signal":
         pid = args[0] if args else None
-        if type(pid) is int and pid in (0, os.getpid()) and event == "os.kill":
+        if event == "os.kill" and type(pid) is int and pid in (0, os.getpid()):
             return None
-        return "sends a signal to another process", ""
-    if event in _GC_EVENTS:
-        return _GC_EVENTS[event], ""
-    return None
+        return "signal", ""
+    if kind == "program" and event == "subprocess.Popen":
+        return kind, _plain(args[1]) if len(args) > 1 else ""
+    if kind == "native":
+        return kind, _plain(args[0]) if args and args[0] is not None else ""
+    if kind == "gc":
+        return kind, ""
+    return kind, _plain(args[0]) if args else ""
 
 
-def _plain(value) -> str:
-    """repr of a str, bytes or a tuple/list of them (no object's own code runs), else ""."""
-    if type(value) in (str, bytes, int):
-        return repr(value)
-    if type(value) in (list, tuple) and all(type(v) in (str, bytes, int) for v in value[:20]):
-        return repr(value[:20])
-    return ""
-
-
-def _student_line(frame, library: tuple[str, ...]) -> tuple[str, str] | None:
-    """(where, the student's line) of the innermost frame in a cell, or None when only the
-    installed libraries' code ran between an import and the event (numpy loading its own
-    libraries is not the student's doing; a module the student wrote and imports is)."""
+def _student_frame(frame, library: tuple[str, ...], kind: str) -> tuple[str, int] | None:
+    """(cell id, line number) of the innermost frame in a cell, or None when it is not the
+    student's doing: only the installed libraries' code ran between an import and the event
+    (a module the student wrote and imports is theirs), or a standard module ran a program
+    to ask the system about itself."""
     only_library = True
     while frame is not None:
         filename = frame.f_code.co_filename
-        if filename.startswith("<cell "):
-            line = linecache.getline(filename, frame.f_lineno).strip()
-            return filename[6:-1], line
+        if filename.startswith("<cell ") and filename.endswith(">"):
+            return filename[6:-1], frame.f_lineno
         if filename.startswith("<frozen importlib"):
             if only_library:
                 return None
         elif not _under(filename, library):
             only_library = False
+        elif kind in ("program", "shell") and filename.endswith(_INFORMATIVE):
+            return None
         frame = frame.f_back
     return None
 
@@ -134,48 +160,53 @@ def library_roots() -> tuple[str, ...]:
 
 
 class Recorder:
-    """The child's record of attempts, taken after every cell and call. `in_call`: the
-    current operation calls a function with the grader's inputs (so what an operation was
-    given is not named)."""
+    """The child's record of attempts, taken after every cell and call: [cell id, line,
+    category, given]. Once `called` (the grader called a function with its inputs), what
+    an operation was given is never recorded again, whichever thread does it."""
 
     def __init__(self, writable: list[str]):
         self.writable = tuple(os.path.realpath(p) for p in writable)
         self.library = library_roots()
-        self.found: list[str] = []
-        self.in_call = False
-        self._busy = False
+        self.found: list[list] = []
+        self.called = False
 
-    def take(self) -> list[str]:
+    def take(self) -> list[list]:
         found, self.found = self.found, []
         return found
 
-    def hook(self, event: str, args: tuple) -> None:
-        if event not in WATCHED or self._busy:
-            return
-        self._busy = True
-        try:
-            self._record(event, args)
-        except Exception:           # never the student's problem: a record missed
-            pass
-        finally:
-            self._busy = False
+    def make_hook(self):
+        """The audit hook: a plain function (a bound method costs three times as much per
+        event, and every id() or deepcopy is an event)."""
+        watched, record, busy = WATCHED, self._record, [False]
+
+        def hook(event, args):
+            if event not in watched or busy[0]:
+                return
+            busy[0] = True
+            try:
+                record(event, args)
+            except Exception:           # never the student's problem: a record missed
+                pass
+            finally:
+                busy[0] = False
+        return hook
 
     def _record(self, event: str, args: tuple) -> None:
-        if len(self.found) >= ATTEMPTS_PER_REPLY:
+        found = self.found
+        if len(found) >= ATTEMPTS_PER_REPLY:
             return
         what = category(event, args, self.writable)
         if what is None:
             return
-        line = _student_line(sys._getframe(2), self.library)
-        if line is None:
+        kind, given = what
+        at = _student_frame(sys._getframe(2), self.library, kind)
+        if at is None:
             return
-        where, source = line
-        tries, given = what
-        text = f"{source} ({tries}{': ' + given if given and not self.in_call else ''})" if source \
-            else f"{where}: {tries}"
-        text = text if len(text) <= _TEXT_MAX else text[: _TEXT_MAX - 3] + "..."
-        if text not in self.found:
-            self.found.append(text)
+        if sum(1 for f in found if f[2] == kind) >= PER_CATEGORY:
+            return
+        item = [at[0], at[1], kind, "" if self.called else given]
+        if item not in found:
+            found.append(item)
 
 
 def install(writable: list[str]) -> Recorder:
@@ -184,5 +215,11 @@ def install(writable: list[str]) -> Recorder:
     folder would otherwise try to write its cache there, on the student's line."""
     sys.dont_write_bytecode = True
     recorder = Recorder(writable)
-    sys.addaudithook(recorder.hook)
+    sys.addaudithook(recorder.make_hook())
     return recorder
+
+
+def describe(kind: str, line: str, given: str) -> str:
+    """The record's words for one attempt (the parent's side)."""
+    what = CATEGORIES[kind] + (f": {given}" if given else "")
+    return f"{line} ({what})" if line else what

@@ -9,7 +9,7 @@ import time
 import warnings
 
 from .. import wire
-from . import framing, isolation, slots, zygote
+from . import attempts, framing, isolation, slots, zygote
 from .limits import ATTEMPTS_MAX, ATTEMPTS_PER_REPLY, MESSAGE_MAX, REPLY_MAX, REQUEST_MAX, WARNINGS_MAX, Limits
 from .outcomes import ENDED_NORMALLY, CallOutcome, CellOutcome, SandboxError, describe_status
 from . import posix, warden
@@ -192,6 +192,7 @@ class Sandbox:
         self._starts = 0
         self._cells: list[list] = []          # [cell_id, source, ok]
         self.attempts: list[tuple[str, str]] = []   # (cell id or function, what): see sandbox.attempts
+        self._called = False
         self._final_output: tuple[str, bool] | None = None
         self._out_fd = -1
         self.isolation = isolation.detect().mode
@@ -245,7 +246,7 @@ class Sandbox:
                     out = CellOutcome(cell_id, "crashed", "the sandbox sent a malformed reply")
                 else:
                     out = CellOutcome(cell_id, status, _text(rep.get("message", "")))
-                    self._note_attempts(cell_id, rep.get("attempts"))
+                    self._note_attempts(cell_id, rep.get("attempts"), {cell_id: src})
             elif kind == "timeout":
                 out = CellOutcome(cell_id, "timeout",
                                   f"timed out after {self.limits.cell_timeout:g} s")
@@ -284,6 +285,7 @@ class Sandbox:
         except Exception:
             return CallOutcome("bad_output", message="the sandbox sent a malformed reply",
                                seconds=elapsed)
+        self._called = True
         self._note_attempts(str(function), rep.get("attempts"))
         if out.status == "ok":
             why = unsupported_message(out.value)
@@ -291,14 +293,27 @@ class Sandbox:
                 out.status, out.message = "bad_output", why
         return out
 
-    def _note_attempts(self, where: str, found) -> None:
-        """What the child's audit hook saw (sandbox.attempts), kept once, at most ATTEMPTS_MAX."""
+    def _note_attempts(self, where: str, found, current: dict | None = None) -> None:
+        """What the child's audit hook saw (sandbox.attempts): kept only as data this side can
+        check (a cell it ran, a line number, a known category), in words written here with
+        the line from our own copy of the cell; what an operation was given only before the
+        first call. Kept once, at most ATTEMPTS_MAX."""
         if type(found) is not list:
             return
-        for text in found[:ATTEMPTS_PER_REPLY]:
-            item = (where, _text(text, 300))
-            if len(self.attempts) < ATTEMPTS_MAX and item not in self.attempts:
-                self.attempts.append(item)
+        sources = {c[0]: c[1] for c in self._cells}
+        sources.update(current or {})
+        for item in found[:ATTEMPTS_PER_REPLY]:
+            if type(item) is not list or len(item) != 4:
+                continue
+            cell, line, kind, given = item
+            if type(cell) is not str or cell not in sources or type(line) is not int \
+                    or type(kind) is not str or kind not in attempts.CATEGORIES or type(given) is not str:
+                continue
+            lines = sources[cell].splitlines()
+            text = lines[line - 1].strip()[:200] if 1 <= line <= len(lines) else ""
+            record = (where, attempts.describe(kind, text, "" if self._called else given[:attempts.GIVEN_MAX]))
+            if len(self.attempts) < ATTEMPTS_MAX and record not in self.attempts:
+                self.attempts.append(record)
 
     def output(self) -> tuple[str, bool]:
         if self._final_output is not None:

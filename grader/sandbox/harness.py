@@ -197,7 +197,7 @@ class _Harness:
         self.flush()
         return {"status": status, "message": message, "attempts": self.take_attempts()}
 
-    def take_attempts(self) -> list[str]:
+    def take_attempts(self) -> list[list]:
         return self.attempts.take() if self.attempts is not None else []
 
     def standins(self, spec) -> dict:
@@ -238,15 +238,13 @@ class _Harness:
             _w_mod._showwarnmsg = self._record_warning
             _np_seterr(all="warn", under="ignore")   # as kernel.py's in-process caller
             if self.attempts is not None:
-                self.attempts.in_call = True
+                self.attempts.called = True      # for good: see attempts.Recorder
             value = f(*args, **kwargs)
         except BaseException as e:
             if os.getpid() != self.pid:
                 os._exit(0)
             status, message = "error", describe_exception(e)
         seconds = _perf() - t0
-        if self.attempts is not None:
-            self.attempts.in_call = False
         if os.getpid() != self.pid:
             os._exit(0)
         for name, old in swapped.items():
@@ -394,9 +392,10 @@ def run(cfg: dict, req_fd: int, rep_fd: int, out_fd: int, parent_pid: int) -> No
     except Exception as e:
         error = f"sandbox set-up failed: {type(e).__name__}: {e}"
     if not error:
-        try:        # a notebook writes in its work dir only (TMPDIR is it), in every mode
+        try:        # where a notebook may write: its work dir (TMPDIR), in namespaces its private tmpfs
+            private = ["/tmp", "/var/tmp", "/dev/shm"] if cfg["mode"] == "namespaces" else []
             ext = [cfg["ext_dir"]] if cfg.get("ext_dir") else []    # imports._FdFinder copies into it
-            harness.attempts = attempts.install([workdir, *ext])
+            harness.attempts = attempts.install([workdir, *ext, *private])
         except Exception as e:
             error = f"sandbox set-up failed: {type(e).__name__}: {e}"
     harness.reply({"op": "hello", "pid": os.getpid(), "uid": os.getuid(), "error": error})
