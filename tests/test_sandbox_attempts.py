@@ -39,6 +39,14 @@ def test_which_opens_are_writes_outside_the_work_dir(args, expected):
     assert category("open", args, WORK, cwd="/work/nb") == expected
 
 
+def test_the_runtime_is_never_writable_even_inside_a_writable_folder():
+    """A venv made under /tmp, graded in namespaces mode (whose /tmp is the notebook's own)."""
+    venv = ("/tmp/clone/.venv",)
+    assert category("open", ("/tmp/clone/.venv/lib/x.pth", "w", 0), ("/tmp",), readonly=venv) == \
+        ("write", "/tmp/clone/.venv/lib/x.pth")
+    assert category("open", ("/tmp/scratch.txt", "w", 0), ("/tmp",), readonly=venv) is None
+
+
 def test_network_programs_signals_and_native_code_are_named():
     assert category("socket.__new__", (None, socket.AF_INET, 1, 0), WORK) == ("socket", "")
     assert category("socket.__new__", (None, socket.AF_UNIX, 1, 0), WORK) is None

@@ -86,10 +86,12 @@ def _plain(value) -> str:
     return text[:GIVEN_MAX]
 
 
-def category(event: str, args: tuple, writable: tuple[str, ...], cwd: str = "") -> tuple[str, str] | None:
+def category(event: str, args: tuple, writable: tuple[str, ...], cwd: str = "",
+             readonly: tuple[str, ...] = ()) -> tuple[str, str] | None:
     """(category, what it was given) for an audit event the sandbox forbids or that reaches
     beyond the notebook, else None. `writable`: the real paths of the folders the notebook
-    may write in; `cwd`: where a relative path is taken from."""
+    may write in; `readonly`: folders inside those it may not (the runtime, when a venv lies
+    in /tmp); `cwd`: where a relative path is taken from."""
     kind = _EVENTS.get(event)
     if kind is None:
         return None
@@ -106,7 +108,7 @@ def category(event: str, args: tuple, writable: tuple[str, ...], cwd: str = "") 
         if name in _STREAMS:
             return None
         full = os.path.realpath(name)
-        if full == os.devnull or _under(full, writable):
+        if full == os.devnull or (_under(full, writable) and not _under(full, readonly)):
             return None
         return "write", full[:GIVEN_MAX]
     if kind == "socket":
@@ -195,7 +197,7 @@ class Recorder:
         found = self.found
         if len(found) >= ATTEMPTS_PER_REPLY:
             return
-        what = category(event, args, self.writable)
+        what = category(event, args, self.writable, readonly=self.library)
         if what is None:
             return
         kind, given = what

@@ -37,7 +37,7 @@ from . import framing, harness
 from .limits import REPLY_MAX, Limits
 from .outcomes import ENDED_MEMORY, ENDED_NORMALLY
 from .posix import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, \
-    CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC, MS_REMOUNT, \
+    CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, \
     PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, close_fds_except, \
     map_own_ids, mount, poll, prctl, rmtree, unshare, write_all
 
@@ -143,9 +143,11 @@ def _init(chan_fd: int, warden_sock, disk_mb: int, problem: str) -> None:
             tmp = SANDBOX_ROOT + "/tmp"
             os.mkdir(tmp)
             os.chmod(tmp, 0o1777)
+            kept = _runtime_under_tmp()         # before the private tmp covers them
             for target in _SHARED_TMP:
                 if os.path.isdir(target):
                     mount(tmp, target, None, MS_BIND)
+            _show_again(kept)
             mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         except OSError as e:
             problem = f"sandbox set-up failed: {e}"
@@ -186,6 +188,42 @@ def _init(chan_fd: int, warden_sock, disk_mb: int, problem: str) -> None:
         os.close(fds[name])
     _watch(child, fds, limits, descendants=_all_processes, stop_children=lambda: None)
     # returning ends PID 1: the kernel kills the rest of the namespace
+
+
+def _covered_roots() -> list[str]:
+    """The Python runtime's folders that lie in a shared temp folder (a venv made under
+    `mktemp -d`): the notebook's private /tmp would hide them, and with them every module
+    not imported yet (matplotlib). Computed once, in the zygote."""
+    from .isolation import runtime_roots
+    return [r for r in runtime_roots() if any(r.startswith(t + "/") for t in _SHARED_TMP)]
+
+
+_COVERED = _covered_roots()
+
+
+def _runtime_under_tmp() -> list[tuple[str, object]]:
+    """(folder, an O_PATH fd on it, or the text of its symlink) for each covered root."""
+    kept = []
+    for r in _COVERED:
+        if os.path.islink(r):
+            kept.append((r, os.readlink(r)))
+        elif os.path.isdir(r):
+            kept.append((r, os.open(r, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)))
+    return kept
+
+
+def _show_again(kept: list[tuple[str, object]]) -> None:
+    """Bind the covered runtime folders back at their paths inside the private /tmp,
+    read-only (the tmpfs holds only the empty folders leading to them)."""
+    for path, what in kept:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        if isinstance(what, str):
+            os.symlink(what, path)
+            continue
+        os.mkdir(path, 0o755)
+        mount(f"/proc/self/fd/{what}", path, None, MS_BIND | MS_REC)
+        mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(what)
 
 
 def _tmpfs_options(disk_mb: int) -> str:
