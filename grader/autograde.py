@@ -21,7 +21,6 @@ broken submission is never one (it is a verdict in that student's results).
 """
 from __future__ import annotations
 
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -71,11 +70,10 @@ def select_students(course: Course, wanted: list[str] | tuple[str, ...] | None =
     found = course.students()
     if wanted:
         missing = [s for s in wanted if s not in found]
-        unusable = {line.partition(": ")[0]: line for line in course.unusable_folders()}
+        problems = course.folder_problems()
         for s in missing:
-            line = unusable.get(f"{course.submitted_dir().name}/{os.fsencode(s)!r}")
-            if line:
-                raise AutogradeError(f"cannot grade {s!r}: {line.partition(': ')[2]}")
+            if s in problems:
+                raise AutogradeError(f"cannot grade {s!r}: {problems[s]}; rename it to the student's id")
         if missing:
             raise AutogradeError(f"no submission for {', '.join(missing)} in {course.submitted_dir()}")
         return list(dict.fromkeys(wanted))

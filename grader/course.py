@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -207,11 +208,18 @@ class Course:
         name cannot be a student id is left out (see `unusable_folders`)."""
         return [name for name, reason in self._student_folders() if reason is None]
 
+    def folder_problems(self) -> dict[str, str]:
+        """folder name -> why it cannot be a student id, for each such folder in submitted/."""
+        return {name: reason for name, reason in self._student_folders() if reason is not None}
+
+    def unusable_folder(self, name: str, reason: str) -> str:
+        """One line: which folder, why it cannot be an id, what to do."""
+        return f"{self.submitted_dir().name}/{os.fsencode(name)!r}: {reason}; rename it to the student's id"
+
     def unusable_folders(self) -> list[str]:
-        """One line per folder in submitted/ whose name cannot be a student id (and so is
-        not graded): which folder, why, what to do."""
-        return [f"{self.submitted_dir().name}/{os.fsencode(name)!r}: {reason}; rename it to the student's id"
-                for name, reason in self._student_folders() if reason is not None]
+        """`unusable_folder` for each folder in submitted/ whose name cannot be a student id
+        (and so is not graded)."""
+        return [self.unusable_folder(name, reason) for name, reason in self.folder_problems().items()]
 
     def _student_folders(self) -> list[tuple[str, str | None]]:
         root = self.submitted_dir()
@@ -221,14 +229,10 @@ class Course:
         found = [(name, id_problem(name)) for name in names]
         # the same letters encoded differently (é as one code point or as e + accent): two
         # folders that every page, CSV and the gradebook would show as one name
-        looks: dict[str, int] = {}
-        for name, reason in found:
-            if reason is None:
-                key = unicodedata.normalize("NFC", name)
-                looks[key] = looks.get(key, 0) + 1
-        return [(name, "the folder name looks the same as another folder's (the same letters, encoded "
-                       "differently)" if reason is None and looks[unicodedata.normalize("NFC", name)] > 1
-                 else reason) for name, reason in found]
+        looks = Counter(unicodedata.normalize("NFC", name) for name, reason in found if reason is None)
+        twin = "the folder name looks the same as another folder's (the same letters, encoded differently)"
+        return [(name, twin if reason is None and looks[unicodedata.normalize("NFC", name)] > 1 else reason)
+                for name, reason in found]
 
 
 def id_problem(name: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,15 @@ from grader.sandbox import Limits, Sandbox
 from grader.sandbox.attempts import PER_CATEGORY, category
 from grader.sandbox.limits import ATTEMPTS_MAX, ATTEMPTS_PER_REPLY
 
-WORK = ("/work/nb",)
+WORK = ("nb-work",)        # a folder that does not exist: nothing below writes anywhere
+
+
+@pytest.fixture
+def work(tmp_path):
+    """(the work dir, its parent), real paths: a notebook's folder and what lies outside it."""
+    top = Path(os.path.realpath(tmp_path))
+    (top / "nb").mkdir()
+    return str(top / "nb"), str(top)
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -22,10 +31,10 @@ WORK = ("/work/nb",)
     (("/usr/x", "a", 0), ("write", "/usr/x")),
     (("/usr/x", "r+", 0), ("write", "/usr/x")),
     ((b"/etc/passwd", None, os.O_WRONLY), ("write", "/etc/passwd")),
-    (("/tmp/x", None, os.O_RDWR | os.O_CREAT), ("write", "/tmp/x")),
-    (("../escape.txt", "w", 0), ("write", "/work/escape.txt")),
-    (("/work/nb/out.npy", "wb", 0), None),
-    (("/work/nb/sub/../plot.png", "w", 0), None),
+    (("{top}/x", None, os.O_RDWR | os.O_CREAT), ("write", "{top}/x")),
+    (("../escape.txt", "w", 0), ("write", "{top}/escape.txt")),
+    (("{work}/out.npy", "wb", 0), None),
+    (("{work}/sub/../plot.png", "w", 0), None),
     (("plot.png", "w", 0), None),                       # relative to the work dir
     ((os.devnull, "w", 0), None),
     (("/dev/stdout", "w", 0), None),                    # its own output
@@ -35,16 +44,23 @@ WORK = ("/work/nb",)
     ((object(), "w", 0), None),                         # never run an object's own code
     ((), None),
 ])
-def test_which_opens_are_writes_outside_the_work_dir(args, expected):
-    assert category("open", args, WORK, cwd="/work/nb") == expected
+def test_which_opens_are_writes_outside_the_work_dir(work, args, expected):
+    folder, top = work
+
+    def fill(v):
+        return v.format(work=folder, top=top) if type(v) is str else v
+    args = tuple(fill(a) for a in args)
+    expected = tuple(fill(e) for e in expected) if expected else expected
+    assert category("open", args, (folder,), cwd=folder) == expected
 
 
-def test_the_runtime_is_never_writable_even_inside_a_writable_folder():
+def test_the_runtime_is_never_writable_even_inside_a_writable_folder(work):
     """A venv made under /tmp, graded in namespaces mode (whose /tmp is the notebook's own)."""
-    venv = ("/tmp/clone/.venv",)
-    assert category("open", ("/tmp/clone/.venv/lib/x.pth", "w", 0), ("/tmp",), readonly=venv) == \
-        ("write", "/tmp/clone/.venv/lib/x.pth")
-    assert category("open", ("/tmp/scratch.txt", "w", 0), ("/tmp",), readonly=venv) is None
+    _, top = work
+    venv = (f"{top}/clone/.venv",)
+    assert category("open", (f"{top}/clone/.venv/lib/x.pth", "w", 0), (top,), readonly=venv) == \
+        ("write", f"{top}/clone/.venv/lib/x.pth")
+    assert category("open", (f"{top}/scratch.txt", "w", 0), (top,), readonly=venv) is None
 
 
 def test_network_programs_signals_and_native_code_are_named():

@@ -112,8 +112,11 @@ class IncidentGroup:
     phrase: str                         # the summary's words after the count
     students: StudentList
     details: list[IncidentDetail]       # shown: at most DETAILS_SHOWN, DETAILS_PER_STUDENT each
-    more: int                           # details not shown
-    every: list[IncidentDetail] = field(default_factory=list)     # all of them, for the CSV
+    every: list[IncidentDetail]         # all of them, for the CSV
+
+    @property
+    def more(self) -> int:              # details not shown
+        return len(self.every) - len(self.details)
 
 
 @dataclass
@@ -254,8 +257,7 @@ def insights_view(course: Course, results: Sequence[SubmissionResult], *, pairs:
         ids = sorted({d.student for d in details})
         if ids:
             shown = _shown_details(details)
-            groups.append(IncidentGroup(key, heading, phrase, StudentList(ids), shown,
-                                        len(details) - len(shown), details))
+            groups.append(IncidentGroup(key, heading, phrase, StudentList(ids), shown, details))
 
     return InsightsView(
         course_id=course.course_id, assignment=course.assignment, students=len(results),
